@@ -1,0 +1,27 @@
+"""lightning_gan: stable, observable, scalable GAN training on PyTorch Lightning."""
+
+from lightning_gan.data import Digits, GaussianMixture, MNIST5k, StackedMNIST
+from lightning_gan.distributed import GANDDPStrategy
+from lightning_gan.hooks import GANCallback, StepOutput
+from lightning_gan.losses import LOSSES, GANLoss, get_loss
+from lightning_gan.module import GAN
+from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+
+__all__ = [
+    "GAN",
+    "GANCallback",
+    "GANDDPStrategy",
+    "GANLoss",
+    "LOSSES",
+    "StepOutput",
+    "get_loss",
+    "GaussianMixture",
+    "Digits",
+    "MNIST5k",
+    "StackedMNIST",
+    "MLPGenerator",
+    "MLPDiscriminator",
+    "DCGANGenerator",
+    "DCGANDiscriminator",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,66 @@
+"""A DDP strategy for GANs: one flat gradient all-reduce per optimizer step, no DDP wrapper.
+
+Lightning's ``DDPStrategy`` wraps the whole LightningModule (G and D together) in one
+``DistributedDataParallel``. In the alternating step each phase leaves one network without
+gradients, so plain DDP fails ("parameters that were not used in producing the loss") and
+``find_unused_parameters=True`` pays a graph traversal every backward and an all-reduce of D's
+gradients during G's step that nobody uses (Lightning-AI/pytorch-lightning #20328, #20866).
+Gradient penalties (double backward) and unrolled discriminators (``torch.func``) fit DDP's
+reducer poorly too.
+
+This strategy keeps Lightning's process launch, samplers, collectives and checkpointing, but does
+not wrap the module. Parameters and buffers are broadcast from rank 0 once; after each backward
+the :class:`~lightning_gan.GAN` step averages the gradients of the network about to be stepped in
+one flattened all-reduce, as NVlabs' stylegan2-ada-pytorch training loop does. Buffers (batch
+norm statistics) are averaged after each step so every rank evaluates the same network.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+from lightning.pytorch.overrides.distributed import _sync_module_states
+from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
+from torch import nn
+
+
+class GANDDPStrategy(DDPStrategy):
+    """Data-parallel GAN training without a DDP wrapper (see module docstring for why)."""
+
+    strategy_name = "gan_ddp"
+
+    def configure_ddp(self) -> None:
+        # Same initial weights on every rank; the step keeps them equal from then on.
+        _sync_module_states(self.model)
+
+    def all_reduce_gradients(self, network: nn.Module) -> None:
+        """Average ``network``'s gradients (and float buffers) over ranks in one collective."""
+        world_size = self.world_size
+        if world_size == 1 or not dist.is_initialized():
+            return
+        grads = [p.grad for p in network.parameters() if p.grad is not None]
+        buffers = [b for b in network.buffers() if b.is_floating_point()]
+        tensors = grads + buffers
+        if not tensors:
+            return
+        flat = torch.cat([t.reshape(-1) for t in tensors])
+        dist.all_reduce(flat)
+        flat.div_(world_size)
+        offset = 0
+        for t in tensors:
+            t.copy_(flat[offset : offset + t.numel()].view_as(t))
+            offset += t.numel()
+
+    @classmethod
+    def register_strategies(cls, strategy_registry: dict) -> None:
+        for name, start_method in (("gan_ddp", "popen"), ("gan_ddp_spawn", "spawn")):
+            if name not in strategy_registry:
+                strategy_registry.register(
+                    name,
+                    cls,
+                    description=f"GAN DDP (flat gradient all-reduce), start_method={start_method}",
+                    start_method=start_method,
+                )
+
+
+GANDDPStrategy.register_strategies(StrategyRegistry)

@@ -1,0 +1,259 @@
+"""``GAN``: the alternating generator/discriminator step as one LightningModule.
+
+Optimisation is manual because a GAN step is two optimisations with opposite objectives. The
+module keeps only the step; remedies change it through :mod:`lightning_gan.hooks`, and the
+distributed gradient average is delegated to the strategy (see :mod:`lightning_gan.distributed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import Tensor, nn
+
+from lightning_gan.hooks import HookDispatch, StepOutput
+from lightning_gan.losses import GANLoss, get_loss
+
+try:  # LightningCLI passes the config of injected networks through this context
+    from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+except ImportError:  # pragma: no cover - older/newer Lightning without it
+    _given_hyperparameters = None
+
+
+@contextmanager
+def _frozen(module: nn.Module) -> Iterator[None]:
+    """Stop weight gradients of ``module`` while gradients still flow through it to its input."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+class GAN(LightningModule):
+    """A GAN trained by alternating discriminator and generator steps.
+
+    Args:
+        generator: maps latents ``[B, latent_dim]`` to data. May be omitted by a subclass that
+            assigns ``self.generator`` itself before ``super().__init__`` returns control.
+        discriminator: maps data to one score per sample (``[B]`` or ``[B, 1]``).
+        latent_dim: size of the latent vector; read from ``generator.latent_dim`` if omitted.
+        loss: one of ``minimax``, ``non_saturating``, ``wasserstein``, ``hinge``,
+            ``least_squares`` (see :mod:`lightning_gan.losses`).
+        n_critic: discriminator steps per generator step (5 for WGAN-GP).
+        lr_g, lr_d: learning rates; different values give the two time-scale update rule.
+        betas_g, betas_d: Adam betas of each optimizer.
+
+    ``global_step`` counts optimizer steps of both networks (Lightning counts every
+    ``optimizer.step()``), so ``Trainer(max_steps=N)`` stops after N D+G steps in total. The exact
+    counts are :attr:`d_steps` and :attr:`g_steps`, saved in checkpoints.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+        latent_dim: int | None = None,
+        loss: str = "non_saturating",
+        n_critic: int = 1,
+        lr_g: float = 2e-4,
+        lr_d: float = 2e-4,
+        betas_g: tuple[float, float] = (0.5, 0.999),
+        betas_d: tuple[float, float] = (0.5, 0.999),
+    ) -> None:
+        super().__init__()
+        # Networks are never pickled into hparams (checkpoints stay `weights_only`-loadable);
+        # from the CLI their `class_path` config is saved instead, so the CLI can rebuild them.
+        given = _given_hyperparameters.get() if _given_hyperparameters is not None else None
+        self.save_hyperparameters(ignore=[] if given else ["generator", "discriminator"])
+        self.automatic_optimization = False
+        if generator is not None:
+            self.generator = generator
+        if discriminator is not None:
+            self.discriminator = discriminator
+        self.loss_fn: GANLoss = get_loss(loss)
+        if not isinstance(n_critic, int) or n_critic < 1:
+            raise ValueError(
+                f"n_critic must be an integer >= 1 (discriminator steps per generator step), "
+                f"got {n_critic!r}."
+            )
+        for name, lr in (("lr_g", lr_g), ("lr_d", lr_d)):
+            if not lr > 0:
+                raise ValueError(f"{name} must be a positive learning rate, got {lr!r}.")
+        for name, betas in (("betas_g", betas_g), ("betas_d", betas_d)):
+            if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+                raise ValueError(f"{name} must be two Adam betas in [0, 1), got {betas!r}.")
+        self.n_critic = n_critic
+        self.lr_g, self.lr_d = lr_g, lr_d
+        self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
+        self._latent_dim = latent_dim
+        self.d_steps = 0
+        self.g_steps = 0
+        self._hooks: HookDispatch | None = None
+        self._inputs_checked = False
+        self._grad_sync = None
+
+    # ----------------------------------------------------------------------------- properties
+    @property
+    def latent_dim(self) -> int:
+        if self._latent_dim is None:
+            self._latent_dim = getattr(self.generator, "latent_dim", None)
+        if self._latent_dim is None:
+            raise ValueError(
+                "Cannot tell the latent size: pass `latent_dim=` to GAN or give the generator "
+                "a `latent_dim` attribute."
+            )
+        return self._latent_dim
+
+    # ------------------------------------------------------------------------- public methods
+    def sample_latent(self, n: int) -> Tensor:
+        """Draw ``n`` latent vectors; override for other priors (uniform, conditional, ...)."""
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int) -> Tensor:
+        """Generate ``n`` samples with the evaluation generator (the EMA one when present)."""
+        generator = self.sampling_generator()
+        was_training = generator.training
+        generator.eval()
+        try:
+            return generator(self.sample_latent(n))
+        finally:
+            generator.train(was_training)
+
+    def sampling_generator(self) -> nn.Module:
+        """The generator evaluation should use: a callback's (e.g. EMA) or ``self.generator``."""
+        hooks = self._dispatch()
+        return (hooks.sampling_generator(self) if hooks else None) or self.generator
+
+    def real_from_batch(self, batch: Any) -> Tensor:
+        """Extract real data from a batch; ``(data, labels)`` pairs give ``data``."""
+        return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+    def configure_optimizers(self) -> Sequence[torch.optim.Optimizer]:
+        """Adam for G and D, in that order (an override must keep the order G, D)."""
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d)
+        return [opt_g, opt_d]
+
+    # ---------------------------------------------------------------------------- the step
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        real = self.real_from_batch(batch)
+        opt_g, opt_d = self.optimizers()
+        hooks = self._dispatch()
+
+        with torch.no_grad():
+            fake = self.generator(self.sample_latent(real.shape[0]))
+        if not self._inputs_checked:
+            self._check_inputs(real, fake)
+        d_real = hooks.transform(self, real, True)
+        d_fake = hooks.transform(self, fake, False)
+        real_scores = self.discriminator(d_real)
+        if not self._inputs_checked:
+            self._check_scores(real_scores, real.shape[0])
+        real_scores = real_scores.reshape(-1)
+        fake_scores = self._score(self.discriminator, d_fake)
+        loss_d = self.loss_fn.d(real_scores, fake_scores)
+        penalty = hooks.penalty(self, d_real, d_fake)
+        self._optimize(opt_d, self.discriminator, loss_d if penalty is None else loss_d + penalty)
+        self.d_steps += 1
+        self.log_dict(
+            {
+                "loss/d": loss_d.detach(),
+                "d/real_score": real_scores.detach().mean(),
+                "d/fake_score": fake_scores.detach().mean(),
+            },
+            prog_bar=True,
+        )
+        if hooks.by_hook["on_discriminator_step_end"]:
+            hooks.discriminator_step_end(
+                self, StepOutput(loss_d.detach(), fake_scores.detach(), real_scores.detach(), fake)
+            )
+
+        if self.d_steps % self.n_critic == 0:
+            self._generator_step(opt_g, hooks, real)
+
+    def _generator_step(self, opt_g: Any, hooks: HookDispatch, real: Tensor) -> None:
+        fake = self.generator(self.sample_latent(real.shape[0]))
+        with _frozen(self.discriminator):
+            critic = hooks.critic(self, real, fake) or self.discriminator
+            fake_scores = self._score(critic, hooks.transform(self, fake, False))
+            loss_g = self.loss_fn.g(fake_scores)
+            self._optimize(opt_g, self.generator, loss_g)
+        self.g_steps += 1
+        self.log("loss/g", loss_g.detach(), prog_bar=True)
+        if hooks.by_hook["on_generator_step_end"]:
+            hooks.generator_step_end(
+                self, StepOutput(loss_g.detach(), fake_scores.detach(), None, fake.detach())
+            )
+
+    def _optimize(self, optimizer: Any, network: nn.Module, loss: Tensor) -> None:
+        """Zero the stepped network's gradients, backpropagate, average across ranks, step.
+
+        Zeroing here, for the network being stepped, is what keeps gradients left on the other
+        network by the previous phase from leaking into this update.
+        """
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        if self._grad_sync is not None:
+            self._grad_sync(network)
+        optimizer.step()
+
+    @staticmethod
+    def _score(critic: Any, x: Tensor) -> Tensor:
+        return critic(x).reshape(-1)
+
+    # ------------------------------------------------------------------------- plumbing
+    def _dispatch(self) -> HookDispatch:
+        if self._hooks is None:
+            trainer = self._trainer
+            self._hooks = HookDispatch(list(trainer.callbacks) if trainer is not None else [])
+        return self._hooks
+
+    def on_fit_start(self) -> None:
+        self._hooks = HookDispatch(list(self.trainer.callbacks))
+        self._inputs_checked = False
+        self._grad_sync = getattr(self.trainer.strategy, "all_reduce_gradients", None)
+
+    def on_fit_end(self) -> None:
+        self._hooks = None
+        self._grad_sync = None
+
+    def _check_inputs(self, real: Tensor, fake: Tensor) -> None:
+        """Fail on the first batch, before any weight changes, with the fix in the message."""
+        if not isinstance(real, Tensor) or not real.is_floating_point():
+            got = real.dtype if isinstance(real, Tensor) else type(real).__name__
+            raise TypeError(
+                f"Real data must be a floating-point tensor, got {got}: convert it in the "
+                "dataset (e.g. `x.float()`, images scaled to [-1, 1])."
+            )
+        if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
+            raise ValueError(
+                f"The generator makes samples of shape {tuple(fake.shape[1:])} but the data has "
+                f"shape {tuple(real.shape[1:])}: set the generator's output size to match the "
+                "data (e.g. `out_dim` of MLPGenerator, `channels`/`image_size` of DCGANGenerator)."
+            )
+
+    def _check_scores(self, scores: Tensor, batch_size: int) -> None:
+        if scores.numel() != batch_size or scores.dim() > 2:
+            raise ValueError(
+                f"The discriminator must return one score per sample ([B] or [B, 1]); for a "
+                f"batch of {batch_size} it returned shape {tuple(scores.shape)}: make its last "
+                "layer output a single unit."
+            )
+        self._inputs_checked = True
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["gan_steps"] = {"d_steps": self.d_steps, "g_steps": self.g_steps}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        steps = checkpoint.get("gan_steps", {})
+        self.d_steps = int(steps.get("d_steps", 0))
+        self.g_steps = int(steps.get("g_steps", 0))
