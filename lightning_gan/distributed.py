@@ -12,7 +12,8 @@ This strategy keeps Lightning's process launch, samplers, collectives and checkp
 not wrap the module. Parameters and buffers are broadcast from rank 0 once; after each backward
 the :class:`~lightning_gan.GAN` step averages the gradients of the network about to be stepped in
 one flattened all-reduce, as NVlabs' stylegan2-ada-pytorch training loop does. Buffers (batch
-norm statistics) are averaged after each step so every rank evaluates the same network.
+norm statistics) are averaged at each step of their network so ranks evaluate the same network.
+Each rank's torch seed is offset by its rank, so ranks sample different latents.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ class GANDDPStrategy(DDPStrategy):
     """Data-parallel GAN training without a DDP wrapper (see module docstring for why)."""
 
     strategy_name = "gan_ddp"
+
+    def setup_distributed(self) -> None:
+        super().setup_distributed()
+        # Lightning seeds every rank alike; offset the torch seed by rank so that ranks draw
+        # different latents (same latents everywhere would waste the extra fake samples).
+        torch.manual_seed(torch.initial_seed() + self.global_rank)
 
     def configure_ddp(self) -> None:
         # Same initial weights on every rank; the step keeps them equal from then on.

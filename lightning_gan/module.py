@@ -218,6 +218,7 @@ class GAN(LightningModule):
         return self._hooks
 
     def on_fit_start(self) -> None:
+        _check_strategy(self.trainer.strategy)
         self._hooks = HookDispatch(list(self.trainer.callbacks))
         self._inputs_checked = False
         self._grad_sync = getattr(self.trainer.strategy, "all_reduce_gradients", None)
@@ -257,3 +258,14 @@ class GAN(LightningModule):
         steps = checkpoint.get("gan_steps", {})
         self.d_steps = int(steps.get("d_steps", 0))
         self.g_steps = int(steps.get("g_steps", 0))
+
+
+def _check_strategy(strategy: Any) -> None:
+    """Refuse a whole-module DDP wrapper that would fail at the first backward, naming the fix."""
+    model = getattr(strategy, "model", None)
+    if isinstance(model, nn.parallel.DistributedDataParallel) and not model.find_unused_parameters:
+        raise ValueError(
+            "GAN steps leave one network without gradients in each phase, which plain DDP "
+            'rejects. Use `strategy="gan_ddp"` (recommended: one gradient all-reduce per step) '
+            'or `strategy="ddp_find_unused_parameters_true"`.'
+        )

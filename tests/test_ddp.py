@@ -1,0 +1,56 @@
+"""Real 2-process DDP (CPU, gloo): ranks stay identical and match a 1-process run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).with_name("ddp_run.py")
+
+
+def _run(out: Path, strategy: str, devices: int, batch: int) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCAL_RANK", "NODE_RANK"))}
+    for key in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "GROUP_RANK"):
+        env.pop(key, None)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), str(out), strategy, str(devices), str(batch)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ddp")
+    _run(out, "gan_ddp", 2, 16)
+    _run(out, "auto", 1, 32)
+    return out
+
+
+def test_ranks_end_with_identical_weights(runs: Path) -> None:
+    rank0 = torch.load(runs / "gan_ddp-2-rank0.pt")
+    rank1 = torch.load(runs / "gan_ddp-2-rank1.pt")
+    assert torch.equal(rank0["weights"], rank1["weights"])
+    assert rank0["steps"] == rank1["steps"] == [8, 8]
+
+
+def test_two_ranks_match_one_process_on_the_same_global_batches(runs: Path) -> None:
+    ddp = torch.load(runs / "gan_ddp-2-rank0.pt")["weights"]
+    single = torch.load(runs / "auto-1-rank0.pt")
+    assert single["steps"] == [8, 8]
+    single = single["weights"]
+    torch.testing.assert_close(ddp, single, rtol=1e-5, atol=1e-6)
+
+
+def test_ranks_draw_different_latents(runs: Path) -> None:
+    rank0 = torch.load(runs / "gan_ddp-2-rank0.pt")["latent"]
+    rank1 = torch.load(runs / "gan_ddp-2-rank1.pt")["latent"]
+    assert not torch.equal(rank0, rank1)
