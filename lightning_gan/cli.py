@@ -14,8 +14,8 @@ import lightning_gan  # noqa: F401  (registers the "gan_ddp" strategy names)
 from lightning_gan.module import GAN
 
 
-def main(args: list[str] | None = None, run: bool = True) -> LightningCLI:
-    """Entry point of the ``lightning-gan`` console script (``args`` for programmatic use)."""
+def build_cli(args: list[str] | None = None, run: bool = True) -> LightningCLI:
+    """Parse ``args`` (default: ``sys.argv``) and, with ``run``, execute the subcommand."""
     return LightningCLI(
         GAN,
         LightningDataModule,
@@ -26,6 +26,11 @@ def main(args: list[str] | None = None, run: bool = True) -> LightningCLI:
         args=args,
         run=run,
     )
+
+
+def main() -> None:
+    """Entry point of the ``lightning-gan`` console script."""
+    build_cli()
 
 
 if __name__ == "__main__":  # pragma: no cover
