@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from lightning_gan.hooks import HookDispatch, StepOutput
@@ -37,6 +38,13 @@ def _frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+NONFINITE_ACTIONS = ("stop", "skip", "raise", "off")
+
+
+class NonFiniteError(FloatingPointError):
+    """A GAN step produced NaN/inf gradients, or a checkpoint would hold non-finite weights."""
+
+
 class GAN(LightningModule):
     """A GAN trained by alternating discriminator and generator steps.
 
@@ -50,6 +58,11 @@ class GAN(LightningModule):
         n_critic: discriminator steps per generator step (5 for WGAN-GP).
         lr_g, lr_d: learning rates; different values give the two time-scale update rule.
         betas_g, betas_d: Adam betas of each optimizer.
+        nonfinite: what to do when the (rank-averaged) gradients of a step are NaN/inf; the
+            update is never applied, so weights and checkpoints stay finite. ``"stop"`` ends
+            training cleanly, ``"skip"`` drops the update and goes on (counted in
+            ``nonfinite/skipped``), ``"raise"`` raises :class:`NonFiniteError`, ``"off"`` skips
+            the check (and its one host synchronisation per step).
 
     ``global_step`` counts optimizer steps of both networks (Lightning counts every
     ``optimizer.step()``), so ``Trainer(max_steps=N)`` stops after N D+G steps in total. The exact
@@ -67,6 +80,7 @@ class GAN(LightningModule):
         lr_d: float = 2e-4,
         betas_g: tuple[float, float] = (0.5, 0.999),
         betas_d: tuple[float, float] = (0.5, 0.999),
+        nonfinite: str = "stop",
     ) -> None:
         super().__init__()
         # Networks are never pickled into hparams (checkpoints stay `weights_only`-loadable);
@@ -90,6 +104,12 @@ class GAN(LightningModule):
         for name, betas in (("betas_g", betas_g), ("betas_d", betas_d)):
             if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
                 raise ValueError(f"{name} must be two Adam betas in [0, 1), got {betas!r}.")
+        if nonfinite not in NONFINITE_ACTIONS:
+            raise ValueError(
+                f"nonfinite={nonfinite!r} is unknown: use one of {', '.join(NONFINITE_ACTIONS)}."
+            )
+        self.nonfinite = nonfinite
+        self.nonfinite_skips = 0
         self.n_critic = n_critic
         self.lr_g, self.lr_d = lr_g, lr_d
         self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
@@ -198,13 +218,33 @@ class GAN(LightningModule):
         """Zero the stepped network's gradients, backpropagate, average across ranks, step.
 
         Zeroing here, for the network being stepped, is what keeps gradients left on the other
-        network by the previous phase from leaking into this update.
+        network by the previous phase from leaking into this update. The finiteness check runs
+        on the averaged gradients, so every rank takes the same decision.
         """
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         if self._grad_sync is not None:
             self._grad_sync(network)
+        if self.nonfinite != "off" and not _gradients_finite(network):
+            optimizer.zero_grad(set_to_none=True)
+            self._on_nonfinite(network)
+            return
         optimizer.step()
+
+    def _on_nonfinite(self, network: nn.Module) -> None:
+        name = "generator" if network is self.generator else "discriminator"
+        message = (
+            f"Non-finite {name} gradients at d_step {self.d_steps}, g_step {self.g_steps}; the "
+            "update was not applied. Lower the learning rates, add a penalty (GradientPenalty, "
+            "R1Penalty) or SpectralNorm, or use GAN(nonfinite='skip') to drop such updates."
+        )
+        if self.nonfinite == "raise":
+            raise NonFiniteError(message)
+        self.nonfinite_skips += 1
+        self.log("nonfinite/skipped", float(self.nonfinite_skips))
+        if self.nonfinite == "stop":
+            rank_zero_warn(message + " Training stops here (GAN(nonfinite='stop')).")
+            self.trainer.should_stop = True
 
     @staticmethod
     def _score(critic: Any, x: Tensor) -> Tensor:
@@ -252,12 +292,23 @@ class GAN(LightningModule):
         self._inputs_checked = True
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if not all(torch.isfinite(p).all() for p in self.parameters()):
+            raise NonFiniteError(
+                "Refusing to write a checkpoint with non-finite weights; earlier checkpoints are "
+                "untouched. Keep GAN(nonfinite=...) at 'stop', 'skip' or 'raise' so non-finite "
+                "updates are never applied."
+            )
         checkpoint["gan_steps"] = {"d_steps": self.d_steps, "g_steps": self.g_steps}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         steps = checkpoint.get("gan_steps", {})
         self.d_steps = int(steps.get("d_steps", 0))
         self.g_steps = int(steps.get("g_steps", 0))
+
+
+def _gradients_finite(network: nn.Module) -> bool:
+    grads = [p.grad for p in network.parameters() if p.grad is not None]
+    return not grads or bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
 
 
 def _check_strategy(strategy: Any) -> None:
