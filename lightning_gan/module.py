@@ -119,6 +119,7 @@ class GAN(LightningModule):
         self._hooks: HookDispatch | None = None
         self._inputs_checked = False
         self._grad_sync = None
+        self._rng_to_restore: dict[str, list[Tensor]] | None = None
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -299,11 +300,41 @@ class GAN(LightningModule):
                 "updates are never applied."
             )
         checkpoint["gan_steps"] = {"d_steps": self.d_steps, "g_steps": self.g_steps}
+        checkpoint["gan_rng"] = self._rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         steps = checkpoint.get("gan_steps", {})
         self.d_steps = int(steps.get("d_steps", 0))
         self.g_steps = int(steps.get("g_steps", 0))
+        self._rng_to_restore = checkpoint.get("gan_rng")
+
+    def on_train_start(self) -> None:
+        # Restored here, after dataloaders are built, so the latents after a resume are the
+        # ones the uninterrupted run would have drawn.
+        states, self._rng_to_restore = self._rng_to_restore, None
+        if states is None:
+            return
+        rank, world = self.global_rank, self.trainer.world_size
+        if len(states["torch"]) != world:
+            rank_zero_warn(
+                f"The checkpoint holds random states of {len(states['torch'])} processes but "
+                f"{world} are running: latents will not continue the original sequence."
+            )
+            return
+        torch.set_rng_state(states["torch"][rank])
+        if states.get("cuda") and torch.cuda.is_available():
+            torch.cuda.set_rng_state(states["cuda"][rank], self.device)
+
+    def _rng_states(self) -> dict[str, list[Tensor]]:
+        """Every rank's torch (and CUDA) generator state; collective, so call on all ranks."""
+        states = {"torch": [torch.get_rng_state()]}
+        if self.device.type == "cuda":
+            states["cuda"] = [torch.cuda.get_rng_state(self.device)]
+        if self._trainer is not None and self.trainer.world_size > 1:
+            for key, (local,) in states.items():
+                gathered = self.all_gather(local.to(self.device)).cpu()
+                states[key] = list(gathered)
+        return states
 
 
 def _gradients_finite(network: nn.Module) -> bool:

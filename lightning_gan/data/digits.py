@@ -10,6 +10,8 @@ from lightning import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_gan.data.loader import shuffled_loader
+
 
 def load_digits_tensors() -> tuple[Tensor, Tensor]:
     """Images scaled from 0..16 to [-1, 1] (the range of a tanh generator), shape [N, 1, 8, 8]."""
@@ -49,10 +51,4 @@ class Digits(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled batches; ``drop_last`` keeps every batch the same size for the GAN step."""
-        return DataLoader(
-            self.dataset,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=True,
-            num_workers=self.num_workers,
-        )
+        return shuffled_loader(self.dataset, self.batch_size, self.num_workers)

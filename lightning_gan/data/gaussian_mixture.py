@@ -14,6 +14,8 @@ from lightning import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_gan.data.loader import shuffled_loader
+
 _DEFAULT_N_MODES = {"ring": 8, "grid": 25}
 _DEFAULT_STD = {"ring": 0.01, "grid": 0.05}
 
@@ -115,10 +117,4 @@ class GaussianMixture(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled batches; ``drop_last`` keeps every batch the same size for the GAN step."""
-        return DataLoader(
-            self.dataset,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=True,
-            num_workers=self.num_workers,
-        )
+        return shuffled_loader(self.dataset, self.batch_size, self.num_workers)

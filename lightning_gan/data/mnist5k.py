@@ -15,6 +15,8 @@ from lightning import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_gan.data.loader import shuffled_loader
+
 
 @functools.lru_cache(maxsize=1)
 def load_mnist5k() -> tuple[Tensor, Tensor]:
@@ -81,10 +83,4 @@ class MNIST5k(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled batches; ``drop_last`` keeps every batch the same size for the GAN step."""
-        return DataLoader(
-            self.dataset,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=True,
-            num_workers=self.num_workers,
-        )
+        return shuffled_loader(self.dataset, self.batch_size, self.num_workers)

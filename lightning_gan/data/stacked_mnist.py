@@ -11,6 +11,7 @@ from lightning import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from lightning_gan.data.loader import shuffled_loader
 from lightning_gan.data.mnist5k import load_mnist5k, pad_to_32
 
 
@@ -88,10 +89,4 @@ class StackedMNIST(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled batches; ``drop_last`` keeps every batch the same size for the GAN step."""
-        return DataLoader(
-            self.dataset,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=True,
-            num_workers=self.num_workers,
-        )
+        return shuffled_loader(self.dataset, self.batch_size, self.num_workers)
