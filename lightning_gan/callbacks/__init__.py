@@ -1,0 +1,1 @@
+"""GAN remedies and instruments as Lightning callbacks, one file each."""
