@@ -151,8 +151,8 @@ class GAN(LightningModule):
 
     def sampling_generator(self) -> nn.Module:
         """The generator evaluation should use: a callback's (e.g. EMA) or ``self.generator``."""
-        hooks = self._dispatch()
-        return (hooks.sampling_generator(self) if hooks else None) or self.generator
+        generator = self._dispatch().sampling_generator(self)
+        return self.generator if generator is None else generator
 
     def real_from_batch(self, batch: Any) -> Tensor:
         """Extract real data from a batch; ``(data, labels)`` pairs give ``data``."""
