@@ -1,14 +1,45 @@
 """lightning_gan: stable, observable, scalable GAN training on PyTorch Lightning."""
 
+from lightning_gan.callbacks import (
+    FIDKIDCallback,
+    GANHealth,
+    GANTrainingFailure,
+    GeneratorEMA,
+    GradientPenalty,
+    InstanceNoise,
+    ModeCoverageCallback,
+    R1Penalty,
+    R2Penalty,
+    SampleLogger,
+    SpectralNorm,
+    UnrolledDiscriminator,
+    WeightClipping,
+    WeightPenalty,
+)
 from lightning_gan.data import Digits, GaussianMixture, MNIST5k, StackedMNIST
 from lightning_gan.distributed import GANDDPStrategy
 from lightning_gan.hooks import GANCallback, StepOutput
 from lightning_gan.losses import LOSSES, GANLoss, get_loss
-from lightning_gan.module import GAN
+from lightning_gan.module import GAN, NonFiniteError
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
 __all__ = [
     "GAN",
+    "NonFiniteError",
+    "FIDKIDCallback",
+    "GANHealth",
+    "GANTrainingFailure",
+    "GeneratorEMA",
+    "GradientPenalty",
+    "InstanceNoise",
+    "ModeCoverageCallback",
+    "R1Penalty",
+    "R2Penalty",
+    "SampleLogger",
+    "SpectralNorm",
+    "UnrolledDiscriminator",
+    "WeightClipping",
+    "WeightPenalty",
     "GANCallback",
     "GANDDPStrategy",
     "GANLoss",

@@ -4,7 +4,9 @@ Run by tests/test_ddp.py in a subprocess (Lightning's popen launcher re-executes
 rank 1). Latents come from a fixed table indexed by the sample ids in the batch, so a 2-process
 run and a 1-process run over the same global batches see the same latents and data.
 
-usage: python tests/ddp_run.py OUT_DIR STRATEGY DEVICES BATCH (per rank; global for 1 device)
+usage: python tests/ddp_run.py OUT_DIR STRATEGY DEVICES BATCH [callbacks]
+(BATCH is per rank; global for 1 device.) With `callbacks`, every stateful remedy and
+instrument is attached and the run saves what each rank ends with.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class IndexedLatentGAN(GAN):
         return super().training_step(batch, batch_idx)
 
     def sample_latent(self, n: int) -> torch.Tensor:
+        if self._phase >= 2:  # evaluation callbacks sampling outside the two step phases
+            return super().sample_latent(n)
         z = self.z_table[self._phase][self._ids]
         self._phase += 1
         return z
@@ -70,7 +74,10 @@ def main() -> None:
     else:  # Lightning injects its DistributedSampler (shuffled, seed 0)
         loader = DataLoader(dataset, batch_size=batch)
     gan = IndexedLatentGAN()
+    with_callbacks = sys.argv[5:] == ["callbacks"]
+    callbacks = _all_callbacks() if with_callbacks else []
     trainer = L.Trainer(
+        callbacks=callbacks,
         accelerator="cpu",
         devices=devices,
         strategy=strategy,
@@ -83,14 +90,44 @@ def main() -> None:
     trainer.fit(gan, loader)
     rank = trainer.global_rank
     weights = torch.cat([p.detach().reshape(-1) for p in gan.parameters()])
-    torch.save(
-        {
-            "weights": weights,
-            "latent": gan.first_random_latent,
-            "steps": [gan.d_steps, gan.g_steps],
-        },
-        Path(out) / f"{strategy}-{devices}-rank{rank}.pt",
+    result = {
+        "weights": weights,
+        "latent": gan.first_random_latent,
+        "steps": [gan.d_steps, gan.g_steps],
+    }
+    if with_callbacks:
+        result["ema"] = torch.cat([p.reshape(-1) for p in gan.sampling_generator().parameters()])
+        result["metrics"] = {k: v.item() for k, v in trainer.callback_metrics.items()}
+    suffix = "-callbacks" if with_callbacks else ""
+    torch.save(result, Path(out) / f"{strategy}-{devices}{suffix}-rank{rank}.pt")
+
+
+def _all_callbacks() -> list[L.Callback]:
+    from lightning_gan.callbacks import (
+        GANHealth,
+        GeneratorEMA,
+        GradientPenalty,
+        InstanceNoise,
+        ModeCoverageCallback,
+        R1Penalty,
+        SpectralNorm,
+        UnrolledDiscriminator,
     )
+    from lightning_gan.metrics.mode_coverage import MixtureCoverage
+
+    modes = torch.tensor([[-1.0, 0.0], [1.0, 0.0]])
+    return [
+        InstanceNoise(std=0.1, anneal_steps=50),
+        GradientPenalty(weight=1.0),
+        R1Penalty(gamma=1.0, interval=2),
+        SpectralNorm(),
+        GeneratorEMA(decay=0.9),
+        UnrolledDiscriminator(steps=1),
+        GANHealth(every_n_steps=2, warmup_steps=0),
+        ModeCoverageCallback(
+            every_n_steps=4, metric=MixtureCoverage(modes, std=0.5), n_samples=64, batch_size=32
+        ),
+    ]
 
 
 if __name__ == "__main__":

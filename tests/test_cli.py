@@ -91,3 +91,53 @@ def test_console_script_prints_config() -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert "class_path: lightning_gan.MLPGenerator" in out.stdout
     assert "layout: ring" in out.stdout
+
+
+CALLBACKS_YAML = """
+trainer:
+  callbacks:
+    - class_path: lightning_gan.callbacks.InstanceNoise
+      init_args: {std: 0.1, anneal_steps: 100}
+    - class_path: lightning_gan.callbacks.GradientPenalty
+      init_args: {weight: 1.0}
+    - class_path: lightning_gan.callbacks.R1Penalty
+      init_args: {gamma: 0.1, interval: 2}
+    - class_path: lightning_gan.callbacks.WeightPenalty
+      init_args: {weight: 0.0001}
+    - class_path: lightning_gan.callbacks.SpectralNorm
+    - class_path: lightning_gan.callbacks.GeneratorEMA
+      init_args: {decay: 0.9}
+    - class_path: lightning_gan.callbacks.UnrolledDiscriminator
+      init_args: {steps: 1}
+    - class_path: lightning_gan.callbacks.GANHealth
+      init_args: {every_n_steps: 2, warmup_steps: 0}
+    - class_path: lightning_gan.callbacks.ModeCoverageCallback
+      init_args: {every_n_steps: 2, n_samples: 200}
+"""
+
+
+def test_every_remedy_and_instrument_works_from_yaml(tmp_path: Path) -> None:
+    extra = tmp_path / "callbacks.yaml"
+    extra.write_text(CALLBACKS_YAML)
+    cli = _fit(CONFIGS / "ring.yaml", tmp_path, f"--config={extra}")
+    metrics = cli.trainer.callback_metrics
+    for key in ("noise/std", "penalty/gp", "penalty/r1", "penalty/weight", "coverage/modes"):
+        assert key in metrics and torch.isfinite(metrics[key]), key
+    assert metrics["noise/std"] < 0.1  # annealing has started
+    first_layer = cli.model.discriminator.net[0]
+    assert hasattr(first_layer, "parametrizations")  # spectral norm applied
+    ema = cli.model.sampling_generator()
+    assert ema is not cli.model.generator
+    assert not torch.equal(next(ema.parameters()), next(cli.model.generator.parameters()))
+
+
+def test_weight_clipping_from_yaml(tmp_path: Path) -> None:
+    extra = tmp_path / "clip.yaml"
+    extra.write_text(
+        "trainer:\n  callbacks:\n    - class_path: lightning_gan.callbacks.WeightClipping\n"
+        "      init_args: {clip: 0.01}\n"
+    )
+    cli = _fit(
+        CONFIGS / "ring.yaml", tmp_path, f"--config={extra}", "--model.init_args.loss=wasserstein"
+    )
+    assert max(p.abs().max().item() for p in cli.model.discriminator.parameters()) <= 0.01

@@ -13,12 +13,12 @@ import torch
 SCRIPT = Path(__file__).with_name("ddp_run.py")
 
 
-def _run(out: Path, strategy: str, devices: int, batch: int) -> None:
+def _run(out: Path, strategy: str, devices: int, batch: int, *extra: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCAL_RANK", "NODE_RANK"))}
     for key in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "GROUP_RANK"):
         env.pop(key, None)
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), str(out), strategy, str(devices), str(batch)],
+        [sys.executable, str(SCRIPT), str(out), strategy, str(devices), str(batch), *extra],
         env=env,
         capture_output=True,
         text=True,
@@ -54,3 +54,16 @@ def test_ranks_draw_different_latents(runs: Path) -> None:
     rank0 = torch.load(runs / "gan_ddp-2-rank0.pt")["latent"]
     rank1 = torch.load(runs / "gan_ddp-2-rank1.pt")["latent"]
     assert not torch.equal(rank0, rank1)
+
+
+def test_callbacks_keep_ranks_identical_and_metrics_agree(tmp_path: Path) -> None:
+    env_out = tmp_path
+    _run(env_out, "gan_ddp", 2, 16, "callbacks")
+    rank0 = torch.load(env_out / "gan_ddp-2-callbacks-rank0.pt")
+    rank1 = torch.load(env_out / "gan_ddp-2-callbacks-rank1.pt")
+    assert torch.equal(rank0["weights"], rank1["weights"])
+    assert torch.equal(rank0["ema"], rank1["ema"])
+    assert not torch.equal(rank0["ema"], rank0["weights"][: rank0["ema"].numel()])
+    for key in ("coverage/modes", "coverage/hq_fraction", "coverage/kl"):
+        assert rank0["metrics"][key] == rank1["metrics"][key], key
+    assert "penalty/gp" in rank0["metrics"] and "noise/std" in rank0["metrics"]

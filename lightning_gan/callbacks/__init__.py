@@ -1,1 +1,29 @@
 """GAN remedies and instruments as Lightning callbacks, one file each."""
+
+from lightning_gan.callbacks.coverage import ModeCoverageCallback
+from lightning_gan.callbacks.ema import GeneratorEMA
+from lightning_gan.callbacks.fid import FIDKIDCallback
+from lightning_gan.callbacks.gradient_penalty import GradientPenalty, R1Penalty, R2Penalty
+from lightning_gan.callbacks.health import GANHealth, GANTrainingFailure
+from lightning_gan.callbacks.noise import InstanceNoise
+from lightning_gan.callbacks.samples import SampleLogger
+from lightning_gan.callbacks.spectral_norm import SpectralNorm
+from lightning_gan.callbacks.unrolled import UnrolledDiscriminator
+from lightning_gan.callbacks.weight_constraints import WeightClipping, WeightPenalty
+
+__all__ = [
+    "FIDKIDCallback",
+    "GANHealth",
+    "GANTrainingFailure",
+    "GeneratorEMA",
+    "GradientPenalty",
+    "InstanceNoise",
+    "ModeCoverageCallback",
+    "R1Penalty",
+    "R2Penalty",
+    "SampleLogger",
+    "SpectralNorm",
+    "UnrolledDiscriminator",
+    "WeightClipping",
+    "WeightPenalty",
+]

@@ -1,0 +1,1 @@
+"""torchmetrics Metrics and feature networks that measure GANs (FID/KID features, mode coverage)."""
