@@ -303,6 +303,8 @@ class GAN(LightningModule):
         checkpoint["gan_rng"] = self._rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.strict_loading and "state_dict" in checkpoint:
+            _check_same_architecture(self.state_dict(), checkpoint["state_dict"])
         steps = checkpoint.get("gan_steps", {})
         self.d_steps = int(steps.get("d_steps", 0))
         self.g_steps = int(steps.get("g_steps", 0))
@@ -340,6 +342,33 @@ class GAN(LightningModule):
 def _gradients_finite(network: nn.Module) -> bool:
     grads = [p.grad for p in network.parameters() if p.grad is not None]
     return not grads or bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
+
+
+def _check_same_architecture(own: dict[str, Tensor], saved: dict[str, Any]) -> None:
+    """Name what differs between a checkpoint and this model, instead of torch's size errors."""
+    missing = sorted(set(own) - set(saved))
+    unexpected = sorted(set(saved) - set(own))
+    resized = [
+        f"{key}: checkpoint {tuple(saved[key].shape)} vs model {tuple(own[key].shape)}"
+        for key in sorted(set(own) & set(saved))
+        if hasattr(saved[key], "shape") and saved[key].shape != own[key].shape
+    ]
+    if not (missing or unexpected or resized):
+        return
+    details = "; ".join(
+        f"{label}: {', '.join(items[:3])}{' ...' if len(items) > 3 else ''}"
+        for label, items in (
+            ("missing in checkpoint", missing),
+            ("not in model", unexpected),
+            ("shape differs", resized),
+        )
+        if items
+    )
+    raise ValueError(
+        f"This checkpoint was written by a different model ({details}). Build the GAN with the "
+        "generator/discriminator (and SpectralNorm callback, if used) of the run that wrote it; "
+        "a checkpoint from the CLI rebuilds its own networks with GAN.load_from_checkpoint(path)."
+    )
 
 
 def _check_strategy(strategy: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 from torch import nn
@@ -79,3 +81,72 @@ def test_plain_ddp_is_refused_with_the_strategy_to_use(monkeypatch) -> None:
 
     with pytest.raises(ValueError, match='strategy="gan_ddp"'):
         _check_strategy(Strategy())
+
+
+BAD_CONSTRUCTIONS = [
+    ("callbacks.InstanceNoise", {"std": -1.0}, "std must be a finite number >= 0"),
+    ("callbacks.InstanceNoise", {"schedule": "cosine"}, "Unknown noise schedule 'cosine'"),
+    ("callbacks.InstanceNoise", {"anneal_steps": 0}, "anneal_steps"),
+    ("callbacks.UnrolledDiscriminator", {"steps": -1}, "steps must be an integer >= 0"),
+    ("callbacks.UnrolledDiscriminator", {"lr": 0.0}, "lr must be a positive step size"),
+    ("callbacks.GradientPenalty", {"weight": -10.0}, "must be >= 0"),
+    ("callbacks.R1Penalty", {"gamma": -1.0}, "must be >= 0"),
+    ("callbacks.R1Penalty", {"interval": 0}, "interval must be an integer >= 1"),
+    ("callbacks.WeightClipping", {"clip": 0.0}, "clip must be > 0"),
+    ("callbacks.WeightPenalty", {"weight": -1e-4}, "weight must be >= 0"),
+    ("callbacks.GeneratorEMA", {"decay": 1.5}, r"decay must be in \(0, 1\)"),
+    ("callbacks.GeneratorEMA", {"decay": 0.9, "half_life_images": 100}, "not both"),
+    ("callbacks.GANHealth", {"on_failure": "explode"}, "on_failure must be one of"),
+    ("callbacks.ModeCoverageCallback", {"n_samples": 0}, "n_samples must be an integer >= 1"),
+    ("callbacks.FIDKIDCallback", {"features": "resnet"}, "features='resnet' is unknown"),
+    ("data.GaussianMixture", {"layout": "spiral"}, "spiral"),
+    ("data.GaussianMixture", {"layout": "grid", "n_modes": 24}, "square"),
+    ("nets.DCGANGenerator", {"image_size": 64}, "8, 28, 32"),
+]
+
+
+@pytest.mark.parametrize(("target", "kwargs", "match"), BAD_CONSTRUCTIONS)
+def test_bad_component_parameters_fail_at_construction(target: str, kwargs, match: str) -> None:
+    package, name = target.split(".")
+    cls = getattr(
+        dict(zip(("callbacks", "data", "nets"), _callbacks(), strict=True))[package], name
+    )
+    with pytest.raises(ValueError, match=match):
+        cls(**kwargs)
+
+
+def test_missing_inception_weights_say_where_to_put_them(tmp_path, monkeypatch) -> None:
+    from lightning_gan.callbacks import FIDKIDCallback
+
+    monkeypatch.delenv("LIGHTNING_GAN_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="LIGHTNING_GAN_INCEPTION_WEIGHTS"):
+        FIDKIDCallback(features="inception", download=False)
+
+
+def test_fid_on_images_outside_data_range_fails_before_training() -> None:
+    from lightning_gan.callbacks import FIDKIDCallback
+    from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
+
+    images = torch.rand(64, 1, 8, 8) * 255  # 0..255 images, callback told (-1, 1)
+    loader = DataLoader(TensorDataset(images), batch_size=16)
+    gan = GAN(
+        DCGANGenerator(latent_dim=8, channels=1, image_size=8, width=8),
+        DCGANDiscriminator(channels=1, image_size=8, width=8),
+    )
+    fid = FIDKIDCallback(features="digits", every_n_steps=1, n_samples=32, batch_size=16)
+    before = flat_params(gan)
+    with pytest.raises(ValueError, match=r"set `data_range` to the range of your images"):
+        quiet_trainer(max_steps=2, callbacks=[fid]).fit(gan, loader)
+    assert gan.d_steps == 0 and torch.equal(flat_params(gan), before)
+
+
+def test_checkpoint_from_another_model_names_the_difference(tmp_path) -> None:
+    small = tiny_gan(hidden=16)
+    trainer = quiet_trainer(max_steps=2)
+    trainer.fit(small, ring_data())
+    trainer.save_checkpoint(tmp_path / "small.ckpt")
+    bigger = tiny_gan(hidden=32)
+    with pytest.raises(ValueError, match=r"different model \(shape differs: discriminator.net"):
+        quiet_trainer(max_steps=4).fit(bigger, ring_data(), ckpt_path=tmp_path / "small.ckpt")
+    assert torch.load(tmp_path / "small.ckpt", weights_only=True)["global_step"] == 2

@@ -174,6 +174,19 @@ class FIDKIDCallback(Callback):
             if module is not None:
                 module.to(pl_module.device)
 
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Check the real images' range now, not at the first evaluation hours later."""
+        item = self._real_dataset(trainer)[0]
+        image = item[0] if isinstance(item, (tuple, list)) else item
+        low, high = self.data_range
+        tolerance = 1e-3 * (high - low)
+        if image.min() < low - tolerance or image.max() > high + tolerance:
+            raise ValueError(
+                f"Real images span [{float(image.min()):.3g}, {float(image.max()):.3g}] but "
+                f"FIDKIDCallback(data_range={tuple(self.data_range)}): set `data_range` to the "
+                "range of your images (e.g. (0, 1) or (0, 255)), so features see them correctly."
+            )
+
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
