@@ -141,3 +141,39 @@ def test_weight_clipping_from_yaml(tmp_path: Path) -> None:
         CONFIGS / "ring.yaml", tmp_path, f"--config={extra}", "--model.init_args.loss=wasserstein"
     )
     assert max(p.abs().max().item() for p in cli.model.discriminator.parameters()) <= 0.01
+
+
+def test_checkpoints_load_weights_only_and_hold_no_secret(tmp_path: Path, monkeypatch) -> None:
+    secret = "wandb-secret-key-0123456789abcdef0123456789"
+    monkeypatch.setenv("WANDB_API_KEY", secret)
+    extra = tmp_path / "callbacks.yaml"
+    extra.write_text(CALLBACKS_YAML)
+    args = [
+        f"--config={extra}",
+        "--trainer.enable_checkpointing=true",
+        "--trainer.logger=lightning.pytorch.loggers.WandbLogger",
+        f"--trainer.logger.init_args.save_dir={tmp_path}",
+        "--trainer.logger.init_args.offline=true",
+    ]
+    cli = build_cli(
+        [
+            "fit",
+            f"--config={CONFIGS / 'ring.yaml'}",
+            "--trainer.max_steps=4",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.enable_progress_bar=false",
+            *args,
+        ]
+    )
+    import wandb
+
+    wandb.finish()
+    (checkpoint,) = tmp_path.rglob("*.ckpt")
+    state = torch.load(checkpoint, weights_only=True)
+    assert state["gan_steps"] == {"d_steps": 2, "g_steps": 2}
+    assert any("GeneratorEMA" in key for key in state["callbacks"])
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "config.yaml" for p in written) and len(written) > 5
+    for path in written:
+        assert secret.encode() not in path.read_bytes(), path
+    assert cli.trainer.global_step == 4
