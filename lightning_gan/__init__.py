@@ -16,7 +16,7 @@ from lightning_gan.callbacks import (
     WeightClipping,
     WeightPenalty,
 )
-from lightning_gan.data import Digits, GaussianMixture, MNIST5k, StackedMNIST
+from lightning_gan.data import Digits, GaussianMixture, MNIST5k, ResumableDataLoader, StackedMNIST
 from lightning_gan.distributed import GANDDPStrategy
 from lightning_gan.hooks import GANCallback, StepOutput
 from lightning_gan.losses import LOSSES, GANLoss, get_loss
@@ -50,6 +50,7 @@ __all__ = [
     "Digits",
     "MNIST5k",
     "StackedMNIST",
+    "ResumableDataLoader",
     "MLPGenerator",
     "MLPDiscriminator",
     "DCGANGenerator",

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from lightning_gan.callbacks.gradient_penalty import GradientPenalty, R1Penalty, R2Penalty
 from lightning_gan.callbacks.spectral_norm import SpectralNorm
 from lightning_gan.callbacks.weight_constraints import WeightClipping, WeightPenalty
+from lightning_gan.data.loader import ResumableDataLoader
 from lightning_gan.losses import get_loss
 from lightning_gan.module import GAN
 from tests.helpers import quiet_trainer, tiny_gan
@@ -276,21 +277,9 @@ def test_dirac_gan_r1_convergence_rate_matches_eigenvalues(gamma: float) -> None
 
 
 # ------------------------------------------------------------------------------- helpers
-class _ReseedEachEpoch(Callback):
-    """Make each epoch's noise a function of the epoch alone, so a resumed run can match.
-
-    At the first batch, not at epoch start: Lightning creates the data iterator (which draws a
-    seed from the global RNG) at different points in fresh and resumed runs.
-    """
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
-        if batch_idx == 0:
-            torch.manual_seed(100 + trainer.current_epoch)
-
-
 def _loader(n_batches: int = 10, batch_size: int = 16) -> DataLoader:
     x = torch.randn(n_batches * batch_size, 2, generator=torch.Generator().manual_seed(0))
-    return DataLoader(TensorDataset(x), batch_size=batch_size, shuffle=False)
+    return ResumableDataLoader(TensorDataset(x), batch_size=batch_size)
 
 
 def _fit(
@@ -301,9 +290,7 @@ def _fit(
 ) -> GAN:
     torch.manual_seed(0)
     gan = tiny_gan()
-    trainer = quiet_trainer(
-        max_steps=-1, max_epochs=epochs, callbacks=[*callbacks, _ReseedEachEpoch()]
-    )
+    trainer = quiet_trainer(max_steps=-1, max_epochs=epochs, callbacks=list(callbacks))
     trainer.fit(gan, _loader(), ckpt_path=ckpt_path)
     if save_to is not None:
         trainer.save_checkpoint(save_to)

@@ -2,8 +2,9 @@
 
 Lightning checkpoints the state of any training dataloader that has ``state_dict`` /
 ``load_state_dict`` (its ``_Stateful`` protocol) and otherwise warns that a mid-epoch resume is
-"unreliable". Shuffling here draws from the loader's own ``torch.Generator`` (never the global
-RNG, which the GAN uses for latents), so the state is just that generator at the start of the
+"unreliable". Shuffling (and DataLoader's per-epoch worker seed) draws from the loader's own
+``torch.Generator``, never the global RNG the GAN uses for latents, so the state is just that
+generator at the start of the
 epoch plus how many batches were consumed; resuming replays the epoch's permutation and skips the
 consumed batches, which makes a resumed run see exactly the batches the uninterrupted run saw.
 """
@@ -21,7 +22,9 @@ class ResumableDataLoader(DataLoader):
     """``DataLoader`` whose shuffle order and position within the epoch are checkpointed."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if kwargs.get("shuffle") and kwargs.get("generator") is None:
+        if kwargs.get("generator") is None:
+            # Private generator: DataLoader draws worker seeds (and the shuffle order) from it at
+            # every epoch start instead of from the global RNG, which latents depend on.
             seed = int(torch.randint(0, 2**62, ()).item())  # follows seed_everything
             kwargs["generator"] = torch.Generator().manual_seed(seed)
         super().__init__(*args, **kwargs)
