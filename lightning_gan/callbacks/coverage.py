@@ -8,22 +8,19 @@ across ranks (a collective: never run it under ``rank_zero_only``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule, Trainer
 
+from lightning_gan.callbacks.periodic import PeriodicEvaluation
 from lightning_gan.metrics.mode_coverage import ModeCoverage, coverage_for
 from lightning_gan.metrics.sampling import (
-    EvaluationSchedule,
     generated_batches,
-    generator_steps,
     rank_share,
     seeded_rng,
 )
 
 
-class ModeCoverageCallback(Callback):
+class ModeCoverageCallback(PeriodicEvaluation):
     """Evaluate a :class:`~lightning_gan.metrics.mode_coverage.ModeCoverage` metric periodically.
 
     Args:
@@ -44,8 +41,7 @@ class ModeCoverageCallback(Callback):
         batch_size: int = 1000,
         seed: int = 0,
     ) -> None:
-        super().__init__()
-        self.schedule = EvaluationSchedule(every_n_steps)
+        super().__init__(every_n_steps)
         if metric is not None and not isinstance(metric, ModeCoverage):
             raise ValueError(
                 f"metric must be a ModeCoverage (MixtureCoverage, StackedMNISTCoverage), "
@@ -59,7 +55,6 @@ class ModeCoverageCallback(Callback):
         self._n_samples = n_samples
         self.batch_size = batch_size
         self.seed = seed
-        self.history: list[dict[str, float]] = []
 
     @property
     def n_samples(self) -> int | None:
@@ -84,18 +79,6 @@ class ModeCoverageCallback(Callback):
         # Not in `setup`: Lightning moves the model to its device only after the setup hooks.
         self.metric.to(pl_module.device)
 
-    def on_train_batch_end(
-        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        step = generator_steps(pl_module)
-        if not self.schedule.due(step):
-            return
-        values = self.evaluate(trainer, pl_module)
-        self.schedule.last_step = step
-        self.history.append({"step": step, **values})
-        for name, value in values.items():
-            pl_module.log(name, value, on_step=True, on_epoch=False)
-
     @torch.no_grad()
     def evaluate(self, trainer: Trainer, gan: LightningModule) -> dict[str, float]:
         """Generate, histogram and compute now (on every rank: the compute is a collective)."""
@@ -112,10 +95,3 @@ class ModeCoverageCallback(Callback):
             "coverage/hq_fraction": float(result["hq_fraction"]),
             "coverage/kl": float(result["kl"]),
         }
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**self.schedule.state_dict(), "history": [dict(h) for h in self.history]}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.schedule.load_state_dict(state_dict)
-        self.history = [dict(h) for h in state_dict.get("history", [])]

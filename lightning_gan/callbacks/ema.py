@@ -36,7 +36,8 @@ class GeneratorEMA(GANCallback):
     callbacks use the EMA generator through the ``sampling_generator`` hook.
 
     Args:
-        decay: the per-G-step decay in (0, 1); 0.999 when neither it nor ``half_life_images`` is given.
+        decay: the per-G-step decay in (0, 1); 0.999 when neither it nor ``half_life_images``
+            is given.
         half_life_images: StyleGAN2's parametrisation: the number of images (summed over all
             ranks) after which a weight's contribution halves; ``decay = 0.5 ** (batch_size *
             world_size / half_life_images)``, resolved at the first G step (StyleGAN2: 10k

@@ -19,19 +19,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.utils.data import Dataset, TensorDataset
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
+from lightning_gan.callbacks.periodic import PeriodicEvaluation
 from lightning_gan.metrics.domain_features import DOMAINS, domain_features
 from lightning_gan.metrics.inception import InceptionFeatures, resolve_inception_weights
 from lightning_gan.metrics.sampling import (
-    EvaluationSchedule,
     generated_batches,
-    generator_steps,
     rank_share,
     real_batches,
     seeded_rng,
@@ -51,7 +50,7 @@ class PrecomputedFeatures(nn.Module):
         return features
 
 
-class FIDKIDCallback(Callback):
+class FIDKIDCallback(PeriodicEvaluation):
     """Log ``eval/fid``, ``eval/kid_mean`` and ``eval/kid_std`` every ``every_n_steps`` G steps.
 
     Args:
@@ -93,8 +92,7 @@ class FIDKIDCallback(Callback):
         real: Tensor | Dataset | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__()
-        self.schedule = EvaluationSchedule(every_n_steps)
+        super().__init__(every_n_steps)
         metrics = tuple(metrics)
         if not metrics or any(m not in _METRICS for m in metrics):
             raise ValueError(f"metrics must be a non-empty subset of {_METRICS}, got {metrics!r}.")
@@ -115,7 +113,6 @@ class FIDKIDCallback(Callback):
         self.kid_subset_size = kid_subset_size
         self.seed = seed
         self.real = TensorDataset(real) if isinstance(real, Tensor) else real
-        self.history: list[dict[str, float]] = []
 
         self._inception_weights = None
         self.extractor: nn.Module | None = None
@@ -187,18 +184,6 @@ class FIDKIDCallback(Callback):
                 "range of your images (e.g. (0, 1) or (0, 255)), so features see them correctly."
             )
 
-    def on_train_batch_end(
-        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        step = generator_steps(pl_module)
-        if not self.schedule.due(step):
-            return
-        values = self.evaluate(trainer, pl_module)
-        self.schedule.last_step = step
-        self.history.append({"step": step, **values})
-        for name, value in values.items():
-            pl_module.log(name, value, on_step=True, on_epoch=False)
-
     # ---------------------------------------------------------------------------- evaluation
     @torch.no_grad()
     def evaluate(self, trainer: Trainer, gan: LightningModule) -> dict[str, float]:
@@ -269,9 +254,3 @@ class FIDKIDCallback(Callback):
         self._real_cached = True
 
     # --------------------------------------------------------------------------- checkpoint
-    def state_dict(self) -> dict[str, Any]:
-        return {**self.schedule.state_dict(), "history": [dict(h) for h in self.history]}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.schedule.load_state_dict(state_dict)
-        self.history = [dict(h) for h in state_dict.get("history", [])]
