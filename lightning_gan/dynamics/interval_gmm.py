@@ -1,0 +1,404 @@
+"""The Li-Madry-Peebles-Schmidt GAN model: two unit Gaussians against a two-interval discriminator.
+
+Li et al., "On the Limitations of First-Order Approximation in GAN Dynamics" (arXiv 1706.09884,
+first titled "Towards Understanding the Dynamics of Generative Adversarial Networks").
+
+* real data ``1/2 N(mu1*, 1) + 1/2 N(mu2*, 1)``; generator ``1/2 N(mu1, 1) + 1/2 N(mu2, 1)``;
+* discriminator ``D = 1[x in I1 u I2]`` with ``I_k = [l_k, r_k]``;
+* objective ``L = E_real[D] + E_fake[1 - D] = 1 + P_real(I1 u I2) - P_fake(I1 u I2)``; the
+  discriminator ascends it, the generator descends it.
+
+Everything is in closed form with the normal CDF and density, so a whole population of ``N``
+independent initialisations is simulated as one float64 batch, with no autograd. The union's mass
+is ``P(I1) + P(I2) - P(I1 n I2)``; its exact gradients (:func:`generator_grad`,
+:func:`endpoint_grad`) give an endpoint lying inside the other interval a zero gradient, as the
+indicator of a union should (tests check them against autograd).
+
+Two dynamics are provided:
+
+* :func:`simulate_optimal_discriminator`: each step the intervals are the exact optimum
+  ``{x : p_real(x) >= p_fake(x)}`` (:func:`optimal_intervals`), then the generator takes a
+  gradient step. The generator then descends the total-variation distance.
+* :func:`simulate_first_order`: the endpoints take gradient *ascent* steps (``d_steps`` per
+  generator step), alternating with generator gradient *descent* steps. This is what GAN training
+  does, and where the paper observes *discriminator collapse*.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+_SQRT2 = math.sqrt(2.0)
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def normal_cdf(x: Tensor) -> Tensor:
+    """Standard normal CDF; exact at +-inf, which encodes unbounded intervals."""
+    return 0.5 * (1.0 + torch.erf(x / _SQRT2))
+
+
+def mixture_cdf(x: Tensor, means: Tensor) -> Tensor:
+    """CDF of ``1/2 N(m1,1) + 1/2 N(m2,1)``: ``x`` is ``[N, ...]``, ``means`` is ``[N, 2]``."""
+    shape = (means.shape[0],) + (1,) * (x.dim() - 1) + (2,)
+    return normal_cdf(x.unsqueeze(-1) - means.reshape(shape)).mean(dim=-1)
+
+
+def mixture_pdf(x: Tensor, means: Tensor) -> Tensor:
+    """Density of the equal mixture; ``x`` is ``[N, ...]``, ``means`` ``[N, 2]``; 0 at +-inf."""
+    shape = (means.shape[0],) + (1,) * (x.dim() - 1) + (2,)
+    z = x.unsqueeze(-1) - means.reshape(shape)
+    return (-0.5 * z.pow(2) - _LOG_SQRT_2PI).exp().mean(dim=-1)
+
+
+def _union_parts(intervals: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``I1``, ``I2`` and ``I1 n I2`` as ``(left [N, 3], right [N, 3], sign [3])``.
+
+    ``P(I1 u I2) = sum_p sign_p (F(right_p) - F(left_p))`` (inclusion-exclusion); an interval
+    with ``l > r`` is empty, and so is an empty intersection.
+    """
+    left, right = intervals[..., 0], intervals[..., 1]
+    right = torch.maximum(right, left)
+    lo = torch.maximum(left[:, 0], left[:, 1])
+    hi = torch.maximum(torch.minimum(right[:, 0], right[:, 1]), lo)
+    sign = torch.tensor([1.0, 1.0, -1.0], dtype=intervals.dtype, device=intervals.device)
+    return torch.cat([left, lo[:, None]], 1), torch.cat([right, hi[:, None]], 1), sign
+
+
+def union_mass(intervals: Tensor, means: Tensor) -> Tensor:
+    """Probability of ``I1 u I2`` under the mixture with ``means``; ``intervals`` is ``[N, 2, 2]``.
+
+    Inclusion-exclusion keeps the result correct when the intervals overlap or nest, so
+    first-order steps never need to keep them disjoint.
+    """
+    left, right, sign = _union_parts(intervals)
+    return ((mixture_cdf(right, means) - mixture_cdf(left, means)) * sign).sum(dim=-1)
+
+
+def objective(mu: Tensor, mu_star: Tensor, intervals: Tensor) -> Tensor:
+    """``E_real[D] + E_fake[1 - D]`` per run, shape ``[N]``: D maximises it, G minimises it."""
+    return 1.0 + union_mass(intervals, mu_star) - union_mass(intervals, mu)
+
+
+def generator_grad(mu: Tensor, mu_star: Tensor, intervals: Tensor) -> Tensor:
+    """``dL/dmu``, ``[N, 2]``: ``1/2 sum_parts sign (phi(r - mu_i) - phi(l - mu_i))``.
+
+    Only the fake mass depends on ``mu``; the real means enter through the intervals alone.
+    """
+    left, right, sign = _union_parts(intervals)
+
+    def pdf(x: Tensor) -> Tensor:  # [N, 3] endpoints against [N, 2] means -> [N, 3, 2]
+        return (-0.5 * (x[..., None] - mu[:, None, :]).pow(2) - _LOG_SQRT_2PI).exp()
+
+    return 0.5 * ((pdf(right) - pdf(left)) * sign[:, None]).sum(dim=1)
+
+
+def endpoint_grad(mu: Tensor, mu_star: Tensor, intervals: Tensor) -> Tensor:
+    """``dL/d(l, r)``, ``[N, 2, 2]``: ``-gap(l)`` and ``+gap(r)`` with ``gap = p_real - p_fake``.
+
+    An endpoint strictly inside the *other* (non-empty) interval does not bound the union, so
+    its gradient is 0: two overlapping intervals act as one, and the inner endpoints stay frozen
+    until an outer one passes them. An empty interval ``l = r = m`` gets ``(-gap(m), +gap(m))``,
+    so it regrows exactly when ``p_real(m) > p_fake(m)``.
+    """
+    gap = mixture_pdf(intervals, mu_star) - mixture_pdf(intervals, mu)
+    gap = gap * torch.tensor([-1.0, 1.0], dtype=gap.dtype, device=gap.device)
+    other = intervals.flip(1)  # [N, 2 (interval), 2 (l, r)] -> the other interval per row
+    other_open = (other[..., 1] > other[..., 0])[..., None]
+    inside = other_open & (intervals > other[..., :1]) & (intervals < other[..., 1:])
+    return torch.where(inside, torch.zeros_like(gap), gap)
+
+
+class _ExpSum:
+    """``F(x) = sum_k w_k exp(b_k x + d_k) = P(x) - Q(x)`` per run, terms stored ``[K, N, 1]``.
+
+    ``P``/``Q`` collect the positive/negative terms. :meth:`log_ratio` returns
+    ``h = log P - log Q`` (``sign(h) = sign(F)``) and ``dh/dx``. ``log P`` and ``log Q`` are
+    log-sum-exps of lines (convex, asymptotically linear), so Newton on ``h`` converges in a few
+    steps even from far away, and nothing overflows. The term axis comes first so that the
+    reductions over it are contiguous adds (this runs hundreds of times per simulated step).
+    """
+
+    def __init__(self, weights: Tensor, slopes: Tensor, offsets: Tensor) -> None:
+        self.slopes = slopes.T[..., None]
+        self.offsets = (offsets + weights.abs().log()).T[..., None]
+        self.sides = torch.stack([weights > 0, weights < 0]).transpose(1, 2)[..., None]
+
+    def take(self, rows: Tensor) -> _ExpSum:
+        """The same sums for a subset of runs (rows of ``N``)."""
+        out = _ExpSum.__new__(_ExpSum)
+        out.slopes, out.offsets = self.slopes[:, rows], self.offsets[:, rows]
+        out.sides = self.sides[:, :, rows]
+        return out
+
+    def log_ratio(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``h(x)`` and ``h'(x)`` for ``x`` of shape ``[N, M]``."""
+        expo = self.slopes * x + self.offsets  # [K, N, M]
+        masked = torch.where(self.sides, expo, -math.inf)  # [2, K, N, M]
+        top = masked.amax(dim=1)
+        terms = (masked - top.nan_to_num(neginf=0.0)[:, None]).exp()
+        total = terms.sum(dim=1)
+        log_sum = top + total.log()
+        slope = (terms * self.slopes).sum(dim=1) / total
+        return log_sum[0] - log_sum[1], slope[0] - slope[1]
+
+
+def _roots_in_brackets(
+    fn: _ExpSum, edges: Tensor, iters: int, tol: float = 1e-9, guess: Tensor | None = None
+) -> Tensor:
+    """One root per bracket ``[edges_j, edges_j+1]`` where the sign changes, else ``+inf``.
+
+    The caller guarantees the function is monotone in each bracket (see
+    :func:`optimal_intervals`), so a sign change means exactly one root. Safeguarded Newton on
+    :meth:`_ExpSum.log_ratio`: a Newton step when it lands inside the shrinking bracket, else
+    bisection; it stops early once every step is below ``tol``. ``guess`` (one per bracket,
+    e.g. the previous step's roots) replaces the midpoint start where it lies inside its bracket.
+    """
+    a, b = edges[:, :-1], edges[:, 1:]
+    sign_a = fn.log_ratio(a)[0] >= 0
+    has_root = sign_a != (fn.log_ratio(b)[0] >= 0)
+    x = 0.5 * (a + b)
+    if guess is not None:
+        x = torch.where((guess > a) & (guess < b), guess, x)
+    # Iterate on the runs still moving only: a few slow runs then cost little.
+    rows = torch.arange(x.shape[0], device=x.device)
+    xs, sign_s, root_s = x, sign_a, has_root
+    for _ in range(iters):
+        value, slope = fn.log_ratio(xs)
+        on_a_side = (value >= 0) == sign_s
+        a = torch.where(on_a_side, xs, a)
+        b = torch.where(on_a_side, b, xs)
+        newton = xs - value / slope
+        inside = (newton >= a) & (newton <= b)
+        step = torch.where(inside, newton, 0.5 * (a + b)) - xs
+        xs = xs + step
+        # |h| ~ 1e-15 is rounding: the root is then as exact as the data allows.
+        active = ((step.abs() > tol) & (value.abs() > 1e-13) & root_s).any(dim=1)
+        n_active = int(active.sum())
+        if n_active == 0:
+            break
+        if n_active <= 3 * len(rows) // 4:
+            x[rows] = xs
+            keep = active.nonzero().squeeze(1)
+            rows, fn = rows[keep], fn.take(keep)
+            xs, a, b, sign_s, root_s = xs[keep], a[keep], b[keep], sign_s[keep], root_s[keep]
+    x[rows] = xs
+    return torch.where(has_root, x, torch.full_like(x, math.inf))
+
+
+def optimal_intervals(
+    mu: Tensor, mu_star: Tensor, margin: float = 10.0, newton_steps: int = 30
+) -> Tensor:
+    """The optimal discriminator ``{x : p_real(x) >= p_fake(x)}`` as two intervals ``[N, 2, 2]``.
+
+    With unit variances ``p_real - p_fake`` has the sign of the exponential sum
+    ``F(x) = sum_k s_k exp(a_k x - a_k^2 / 2)`` over the four means ``a`` (signs ``s = +,+,-,-``),
+    which has at most three zeros, so the set is at most two intervals, possibly unbounded
+    (endpoints ``+-inf``). The zeros are found exactly by Rolle's theorem for exponential sums:
+    ``exp(a_0 x) d/dx[exp(-a_0 x) F]`` is a three-term sum whose zeros separate those of ``F``;
+    repeating once more leaves a two-term sum with a closed-form zero. Each level's zeros bracket
+    the next level's, where the function is monotone, and safeguarded Newton refines them
+    (float64, at most ``newton_steps`` iterations, bisection whenever Newton leaves the bracket).
+    Crossings further than ``margin`` std from every mean are ignored: the probability they
+    could enclose is below ``1e-20``. Unused slots hold the empty interval ``[inf, inf]``;
+    identical mixtures give ``(-inf, inf)``.
+    """
+    return _optimal_intervals(mu, mu_star, margin, newton_steps)[0]
+
+
+def _optimal_intervals(
+    mu: Tensor,
+    mu_star: Tensor,
+    margin: float,
+    newton_steps: int,
+    guess: tuple[Tensor, Tensor] | None = None,
+) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """:func:`optimal_intervals` plus both levels' roots in bracket order, which seed the
+    Newton iterations of the next simulated step (``guess``): the means move little per step,
+    so warm starts need a few iterations instead of a dozen."""
+    if margin <= 0:
+        raise ValueError(f"margin={margin} must be positive: pass margin > 0 (default 10).")
+    guess3, guess4 = (None, None) if guess is None else guess
+    means = torch.cat([mu_star, mu], dim=-1)
+    signs = torch.tensor([1.0, 1.0, -1.0, -1.0], dtype=means.dtype, device=means.device)
+    w4 = signs.expand_as(means)
+    d4 = -0.5 * means.pow(2)
+    lo = means.min(dim=-1, keepdim=True).values - margin
+    hi = means.max(dim=-1, keepdim=True).values + margin
+    # Level 3: kill term 0; level 2: kill term 1 (weights pick up slope differences).
+    w3 = w4[:, 1:] * (means[:, 1:] - means[:, :1])
+    w2 = w3[:, 1:] * (means[:, 2:] - means[:, 1:2])
+    a2, a3 = means[:, 2], means[:, 3]
+    ratio = -w2[:, 0] / w2[:, 1]
+    root2 = (ratio.log() + d4[:, 2] - d4[:, 3]) / (a3 - a2)
+    root2 = torch.where(torch.isfinite(root2), root2, torch.full_like(root2, math.inf))
+    edges3 = torch.cat([lo, root2[:, None].clamp(lo, hi), hi], dim=-1)
+    f3 = _ExpSum(w3, means[:, 1:], d4[:, 1:])
+    roots3 = _roots_in_brackets(f3, edges3, newton_steps, guess=guess3)
+    edges4 = torch.cat([lo, roots3.clamp(lo, hi).sort(dim=-1).values, hi], dim=-1)
+    f4 = _ExpSum(w4, means, d4)
+    roots4 = _roots_in_brackets(f4, edges4, newton_steps, guess=guess4)
+    roots = roots4.sort(dim=-1).values
+    start_inside = f4.log_ratio(lo)[0] >= 0
+    neg_inf = torch.full_like(lo, -math.inf)
+    pos_inf = torch.full_like(lo, math.inf)
+    bounds = torch.where(
+        start_inside, torch.cat([neg_inf, roots], -1), torch.cat([roots, pos_inf], -1)
+    )
+    # Equal mixtures: F vanishes identically, but rounding could give it either sign.
+    same = (mu.sort(dim=-1).values == mu_star.sort(dim=-1).values).all(dim=-1, keepdim=True)
+    everything = torch.cat([neg_inf, pos_inf, pos_inf, pos_inf], dim=-1)
+    return torch.where(same, everything, bounds).reshape(-1, 2, 2), (roots3, roots4)
+
+
+def random_intervals(n: int, radius: float, generator: torch.Generator) -> Tensor:
+    """Four uniform points in ``[-radius, radius]``, sorted: disjoint ``l1 < r1 < l2 < r2``."""
+    points = (torch.rand(n, 4, generator=generator, dtype=torch.float64) * 2 - 1) * radius
+    return points.sort(dim=-1).values.reshape(n, 2, 2)
+
+
+@dataclass
+class IntervalGMMRun:
+    """Trajectories of a batch of runs: ``mu`` ``[T+1, N, 2]``, ``intervals`` ``[T+1, N, 2, 2]``.
+
+    ``intervals`` is the discriminator *used* at each recorded step (the optimum for the optimal
+    dynamics). Trajectories are recorded every ``record_every`` steps to keep memory small.
+    """
+
+    mu_star: Tensor
+    mu: Tensor
+    intervals: Tensor
+    steps: Tensor
+
+    @property
+    def final_mu(self) -> Tensor:
+        return self.mu[-1]
+
+    def distance(self) -> Tensor:
+        """Per-run max error of the sorted generator means vs the sorted true means, ``[N]``."""
+        err = self.final_mu.sort(-1).values - self.mu_star.sort(-1).values
+        return err.abs().max(dim=-1).values
+
+    def converged(self, tol: float = 0.1) -> Tensor:
+        """Boolean ``[N]``: both means within ``tol`` of the true means (as a set)."""
+        return self.distance() <= tol
+
+
+def _check(steps: int, lr: float, record_every: int) -> None:
+    if steps < 1:
+        raise ValueError(f"steps={steps} must be at least 1: pass steps >= 1.")
+    if lr <= 0:
+        raise ValueError(f"learning rate {lr} must be positive: pass a value > 0.")
+    if record_every < 1:
+        raise ValueError(f"record_every={record_every} must be at least 1: pass >= 1.")
+
+
+def simulate_optimal_discriminator(
+    mu0: Tensor,
+    mu_star: Tensor,
+    steps: int = 1000,
+    lr_g: float = 0.1,
+    record_every: int = 1,
+) -> IntervalGMMRun:
+    """Generator gradient descent against the exact optimal discriminator at every step.
+
+    ``mu0`` and ``mu_star`` are ``[N, 2]`` (float64 recommended). By the envelope theorem the
+    generator then descends ``1 + TV(real, fake)``; Li et al. prove convergence for this dynamics.
+    """
+    _check(steps, lr_g, record_every)
+    mu = mu0.clone()
+    mus, ivs, ts = [], [], []
+    roots = None
+    for t in range(steps + 1):
+        intervals, roots = _optimal_intervals(mu, mu_star, 10.0, 30, guess=roots)
+        if t % record_every == 0 or t == steps:
+            mus.append(mu.clone())
+            ivs.append(intervals.clone())
+            ts.append(t)
+        if t == steps:
+            break
+        mu = mu - lr_g * generator_grad(mu, mu_star, intervals)
+    return IntervalGMMRun(mu_star, torch.stack(mus), torch.stack(ivs), torch.tensor(ts))
+
+
+def simulate_first_order(
+    mu0: Tensor,
+    mu_star: Tensor,
+    intervals0: Tensor,
+    steps: int = 1000,
+    lr_g: float = 0.1,
+    lr_d: float = 0.1,
+    d_steps: int = 1,
+    record_every: int = 1,
+) -> IntervalGMMRun:
+    """Alternating gradient play: ``d_steps`` ascent steps on the endpoints, then a G step.
+
+    An interval whose endpoints cross (``l > r``) is reset to the empty interval ``[m, m]`` at
+    their midpoint ``m``: it can regrow only where ``p_real > p_fake`` at ``m``. That, and an
+    interval drifting to where both densities vanish, is the *discriminator collapse* of the paper:
+    the endpoint gradients ``+-(p_real - p_fake)`` vanish and D stops tracking the generator.
+    """
+    _check(steps, lr_g, record_every)
+    _check(steps, lr_d, record_every)
+    if d_steps < 1:
+        raise ValueError(f"d_steps={d_steps} must be at least 1: pass d_steps >= 1.")
+    mu, intervals = mu0.clone(), intervals0.clone()
+    mus, ivs, ts = [], [], []
+    for t in range(steps + 1):
+        if t % record_every == 0 or t == steps:
+            mus.append(mu.clone())
+            ivs.append(intervals.clone())
+            ts.append(t)
+        if t == steps:
+            break
+        for _ in range(d_steps):
+            intervals = intervals + lr_d * endpoint_grad(mu, mu_star, intervals)
+            left, right = intervals[..., 0], intervals[..., 1]
+            mid = 0.5 * (left + right)
+            crossed = left > right
+            intervals = torch.stack(
+                [torch.where(crossed, mid, left), torch.where(crossed, mid, right)], dim=-1
+            )
+        mu = mu - lr_g * generator_grad(mu, mu_star, intervals)
+    return IntervalGMMRun(mu_star, torch.stack(mus), torch.stack(ivs), torch.tensor(ts))
+
+
+FAILURE_KINDS = ("converged", "collapsed", "one_interval", "vanished", "stuck")
+
+
+def collapse_kind(run: IntervalGMMRun, tol: float = 0.1, min_length: float = 1e-3) -> list[str]:
+    """Why each run ended where it did (one of :data:`FAILURE_KINDS`), from its last D.
+
+    * ``converged``: both generator means within ``tol`` of the true means;
+    * ``collapsed``: both intervals have shrunk to (numerically) zero length, D is 0 everywhere
+      and the generator gets no gradient at all;
+    * ``one_interval``: D lost an interval, either emptied or merged into the other (the inner
+      endpoints of overlapping intervals have zero gradient): one interval cannot separate two
+      wrongly placed modes;
+    * ``vanished``: the intervals carry under 1e-3 probability of either distribution (they
+      drifted into the tails), so every gradient is tiny;
+    * ``stuck``: D still has two intervals carrying mass, yet G rests at a wrong point.
+    """
+    ok = run.converged(tol)
+    iv = run.intervals[-1]
+    open_ = (iv[..., 1] - iv[..., 0]) >= min_length
+    overlap = open_.all(dim=-1) & (
+        torch.maximum(iv[:, 0, 0], iv[:, 1, 0]) < torch.minimum(iv[:, 0, 1], iv[:, 1, 1])
+    )
+    mass = torch.maximum(union_mass(iv, run.mu_star), union_mass(iv, run.final_mu))
+    kinds = []
+    for i in range(len(ok)):
+        if ok[i]:
+            kinds.append("converged")
+        elif not open_[i].any():
+            kinds.append("collapsed")
+        elif mass[i] < 1e-3:
+            kinds.append("vanished")
+        elif not open_[i].all() or overlap[i]:
+            kinds.append("one_interval")
+        else:
+            kinds.append("stuck")
+    return kinds
