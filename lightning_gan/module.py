@@ -7,7 +7,7 @@ distributed gradient average is delegated to the strategy (see :mod:`lightning_g
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -120,6 +120,7 @@ class GAN(LightningModule):
         self._inputs_checked = False
         self._grad_sync = None
         self._rng_to_restore: dict[str, list[Tensor]] | None = None
+        self._logged_keys: set[str] = set()
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -185,14 +186,15 @@ class GAN(LightningModule):
         penalty = hooks.penalty(self, d_real, d_fake)
         self._optimize(opt_d, self.discriminator, loss_d if penalty is None else loss_d + penalty)
         self.d_steps += 1
-        self.log_dict(
-            {
-                "loss/d": loss_d.detach(),
-                "d/real_score": real_scores.detach().mean(),
-                "d/fake_score": fake_scores.detach().mean(),
-            },
-            prog_bar=True,
-        )
+        if self.log_due("loss/d"):
+            self.log_dict(
+                {
+                    "loss/d": loss_d.detach(),
+                    "d/real_score": real_scores.detach().mean(),
+                    "d/fake_score": fake_scores.detach().mean(),
+                },
+                prog_bar=True,
+            )
         if hooks.by_hook["on_discriminator_step_end"]:
             hooks.discriminator_step_end(
                 self, StepOutput(loss_d.detach(), fake_scores.detach(), real_scores.detach(), fake)
@@ -209,7 +211,9 @@ class GAN(LightningModule):
             loss_g = self.loss_fn.g(fake_scores)
             self._optimize(opt_g, self.generator, loss_g)
         self.g_steps += 1
-        self.log("loss/g", loss_g.detach(), prog_bar=True)
+        # The next G step is n_critic batches away: log now if the logger writes before then.
+        if self.log_due("loss/g", self.n_critic):
+            self.log("loss/g", loss_g.detach(), prog_bar=True)
         if hooks.by_hook["on_generator_step_end"]:
             hooks.generator_step_end(
                 self, StepOutput(loss_g.detach(), fake_scores.detach(), None, fake.detach())
@@ -226,7 +230,11 @@ class GAN(LightningModule):
         self.manual_backward(loss)
         if self._grad_sync is not None:
             self._grad_sync(network)
-        if self.nonfinite != "off" and not _gradients_finite(network):
+        # The optimizer's parameters are the ones the update would change (and need no walk of
+        # the module tree).
+        if self.nonfinite != "off" and not _gradients_finite(
+            p for group in optimizer.param_groups for p in group["params"]
+        ):
             optimizer.zero_grad(set_to_none=True)
             self._on_nonfinite(network)
             return
@@ -251,6 +259,34 @@ class GAN(LightningModule):
     def _score(critic: Any, x: Tensor) -> Tensor:
         return critic(x).reshape(-1)
 
+    def log_due(self, key: str, window: int = 1) -> bool:
+        """Whether ``self.log`` of ``key`` now would reach a logger: log only when it is True.
+
+        ``self.log`` costs 0.1-0.5 ms per value on CPU (Lightning re-walks its result object on
+        every call), more than a whole step of a small GAN. Lightning hands logged values to the
+        logger only every ``log_every_n_steps`` batches (1-based batch count) and when training
+        stops, so logging in exactly those batches gives the logger the same numbers at the same
+        steps. A value produced every ``window`` batches (the G loss: every ``n_critic``-th;
+        a lazy penalty: every ``interval``-th) is due when a logger write falls within its next
+        ``window`` batches, because that write takes its latest value. Each ``key`` is also due
+        at its first call of a fit, so the progress bar and ``trainer.callback_metrics`` hold
+        it from the start; between writes they hold the last logged value. With
+        ``log_every_n_steps=0`` or outside a fit loop every call is due (as before). Callbacks
+        that log from inside the step use it the same way::
+
+            if gan.log_due("penalty/gp"):
+                gan.log("penalty/gp", value.detach())
+        """
+        trainer = self._trainer
+        every = getattr(trainer, "log_every_n_steps", 0) if trainer is not None else 0
+        done = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
+        done = getattr(done, "_batches_that_stepped", None)
+        if not every or done is None or trainer.should_stop or key not in self._logged_keys:
+            self._logged_keys.add(key)
+            return True
+        this = done + 1  # the batch being run, counted from 1
+        return (this + window - 1) // every > (this - 1) // every
+
     # ------------------------------------------------------------------------- plumbing
     def _dispatch(self) -> HookDispatch:
         if self._hooks is None:
@@ -263,6 +299,7 @@ class GAN(LightningModule):
         self._hooks = HookDispatch(list(self.trainer.callbacks))
         self._inputs_checked = False
         self._grad_sync = getattr(self.trainer.strategy, "all_reduce_gradients", None)
+        self._logged_keys = set()
 
     def on_fit_end(self) -> None:
         self._hooks = None
@@ -339,9 +376,31 @@ class GAN(LightningModule):
         return states
 
 
-def _gradients_finite(network: nn.Module) -> bool:
-    grads = [p.grad for p in network.parameters() if p.grad is not None]
-    return not grads or bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
+def _gradients_finite(params: Iterable[Tensor]) -> bool:
+    """Whether every gradient element of ``params`` is finite: one fused pass, one host sync.
+
+    The check is the one ``GradScaler`` runs before each step (a fused foreach kernel per device
+    and dtype, with a scale of exactly 1 so the gradients keep their values), ~5x cheaper on CPU
+    than a total norm, and it flags only NaN/inf elements (a norm overflows to inf on large but
+    finite gradients). Falls back to the total norm where the kernel is unavailable.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return True
+    groups: dict[tuple[torch.device, torch.dtype], list[Tensor]] = {}
+    for grad in grads:
+        groups.setdefault((grad.device, grad.dtype), []).append(grad)
+    try:
+        found = False
+        for (device, _), group in groups.items():
+            flag = torch.zeros(1, device=device)
+            torch._amp_foreach_non_finite_check_and_unscale_(
+                group, flag, torch.ones(1, device=device)
+            )
+            found = found or bool(flag.item())
+        return not found
+    except (AttributeError, NotImplementedError, RuntimeError):  # no kernel for this device/type
+        return bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
 
 
 def _check_same_architecture(own: dict[str, Tensor], saved: dict[str, Any]) -> None:
