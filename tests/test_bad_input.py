@@ -38,7 +38,7 @@ class WideDiscriminator(nn.Module):
         return self.net(x)
 
 
-def _fails_before_any_update(gan: GAN, data, error: type[Exception], match: str) -> None:
+def _check_fails_before_any_update(gan: GAN, data, error: type[Exception], match: str) -> None:
     before = flat_params(gan)
     with pytest.raises(error, match=match):
         quiet_trainer(max_steps=4).fit(gan, data)
@@ -47,19 +47,21 @@ def _fails_before_any_update(gan: GAN, data, error: type[Exception], match: str)
 
 def test_discriminator_with_several_outputs() -> None:
     gan = GAN(MLPGenerator(latent_dim=2, out_dim=2, hidden=8), WideDiscriminator())
-    _fails_before_any_update(gan, ring_data(), ValueError, "one score per sample.*single unit")
+    _check_fails_before_any_update(
+        gan, ring_data(), ValueError, "one score per sample.*single unit"
+    )
 
 
 def test_generator_output_that_does_not_match_the_data() -> None:
     gan = GAN(MLPGenerator(latent_dim=2, out_dim=3, hidden=8), MLPDiscriminator(in_dim=2))
-    _fails_before_any_update(
+    _check_fails_before_any_update(
         gan, ring_data(), ValueError, r"shape \(3,\) but the data has shape \(2,\).*out_dim"
     )
 
 
 def test_integer_data() -> None:
     loader = DataLoader(TensorDataset(torch.randint(0, 9, (64, 2))), batch_size=16)
-    _fails_before_any_update(tiny_gan(), loader, TypeError, "floating-point.*x.float")
+    _check_fails_before_any_update(tiny_gan(), loader, TypeError, "floating-point.*x.float")
 
 
 def test_missing_latent_size() -> None:
