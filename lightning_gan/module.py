@@ -39,6 +39,10 @@ def _frozen(module: nn.Module) -> Iterator[None]:
 
 
 NONFINITE_ACTIONS = ("stop", "skip", "raise", "off")
+# Consecutive GradScaler-skipped steps of one network after which its gradients count as
+# non-finite: each skip halves the loss scale, so 20 of them mean a scale 2**20 (~1e6) lower and
+# an overflow that is no longer the scale's fault (fp16 start-up needs a handful at most).
+SCALER_SKIP_LIMIT = 20
 
 
 class NonFiniteError(FloatingPointError):
@@ -62,7 +66,10 @@ class GAN(LightningModule):
             update is never applied, so weights and checkpoints stay finite. ``"stop"`` ends
             training cleanly, ``"skip"`` drops the update and goes on (counted in
             ``nonfinite/skipped``), ``"raise"`` raises :class:`NonFiniteError`, ``"off"`` skips
-            the check (and its one host synchronisation per step).
+            the check (and its one host synchronisation per step). Under fp16 AMP with a
+            ``GradScaler`` (``precision="16-mixed"`` on a GPU) overflowed steps are routine: the
+            scaler skips them and lowers its scale, and the policy applies only after
+            :data:`SCALER_SKIP_LIMIT` consecutive skipped steps of one network.
 
     ``global_step`` counts optimizer steps of both networks (Lightning counts every
     ``optimizer.step()``), so ``Trainer(max_steps=N)`` stops after N D+G steps in total. The exact
@@ -121,6 +128,8 @@ class GAN(LightningModule):
         self._grad_sync = None
         self._rng_to_restore: dict[str, list[Tensor]] | None = None
         self._logged_keys: set[str] = set()
+        self._scaler_skips = {"generator": 0, "discriminator": 0}
+        self._scale: float | None = None
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -230,6 +239,10 @@ class GAN(LightningModule):
         self.manual_backward(loss)
         if self._grad_sync is not None:
             self._grad_sync(network)
+        scaler = getattr(self._trainer.precision_plugin, "scaler", None) if self._trainer else None
+        if scaler is not None:
+            self._scaled_step(optimizer, network, scaler)
+            return
         # The optimizer's parameters are the ones the update would change (and need no walk of
         # the module tree).
         if self.nonfinite != "off" and not _gradients_finite(
@@ -239,6 +252,34 @@ class GAN(LightningModule):
             self._on_nonfinite(network)
             return
         optimizer.step()
+
+    def _scaled_step(self, optimizer: Any, network: nn.Module, scaler: Any) -> None:
+        """Step through a ``GradScaler``, which owns the non-finite decision under fp16 AMP.
+
+        The gradients here are multiplied by the loss scale, so they overflow whenever the scale
+        is too high, which the scaler expects: Lightning's ``optimizer.step()`` unscales, skips
+        the update if anything is non-finite, and halves the scale. Checking them ourselves would
+        treat those routine overflows as divergence (stopping at step 1, or skipping forever
+        because the scaler never gets to lower its scale). A skipped step shows as a lower scale
+        after the step; only a run of :data:`SCALER_SKIP_LIMIT` of them for one network (a
+        scale 2**20 lower) means gradients that no scale makes finite, and gets the policy.
+        """
+        if self.nonfinite == "off":
+            optimizer.step()
+            return
+        if self._scale is None:  # first step of this process (the scale may come from a resume)
+            self._scale = scaler.get_scale()
+        before = self._scale
+        optimizer.step()
+        name = "generator" if network is self.generator else "discriminator"
+        self._scale = scaler.get_scale()  # one host sync, as the check it replaces
+        if self._scale >= before:
+            self._scaler_skips[name] = 0
+            return
+        self._scaler_skips[name] += 1
+        if self._scaler_skips[name] >= SCALER_SKIP_LIMIT:
+            self._scaler_skips[name] = 0
+            self._on_nonfinite(network)
 
     def _on_nonfinite(self, network: nn.Module) -> None:
         name = "generator" if network is self.generator else "discriminator"

@@ -1,11 +1,15 @@
-"""Mixed precision with the manual GAN step on CPU: bf16 autocast trains, fp16 is redirected."""
+"""Mixed precision with the manual GAN step on CPU: bf16 autocast, and fp16 with a GradScaler."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
+from lightning.pytorch.plugins import MixedPrecision
 
 from lightning_gan.hooks import GANCallback
+from lightning_gan.module import SCALER_SKIP_LIMIT, NonFiniteError
 from tests.helpers import flat_params, quiet_trainer, ring_data, tiny_gan
 
 
@@ -63,3 +67,42 @@ def test_fp16_mixed_on_cpu_is_replaced_by_bf16_with_a_warning() -> None:
     with pytest.warns(UserWarning, match="not supported on CPU.*bf16-mixed"):
         trainer = quiet_trainer(max_steps=2, precision="16-mixed")
     assert trainer.precision == "bf16-mixed"
+
+
+def _fp16_scaler_trainer(steps: int, init_scale: float) -> tuple[Any, torch.amp.GradScaler]:
+    """fp16 AMP with a GradScaler, as ``precision="16-mixed"`` gives on a GPU, here on CPU."""
+    scaler = torch.amp.GradScaler("cpu", init_scale=init_scale)
+    plugin = MixedPrecision("16-mixed", "cpu", scaler=scaler)
+    return quiet_trainer(max_steps=steps, plugins=[plugin]), scaler
+
+
+def test_fp16_scaler_overflows_are_left_to_the_scaler() -> None:
+    # A loss scale of 2**24 makes the first steps' fp16 gradients overflow, as fp16 start-up
+    # does: the scaler must skip them and back off, not GAN stop training (it used to stop at
+    # step 1 with nonfinite="stop").
+    torch.manual_seed(0)
+    gan = tiny_gan(nonfinite="stop")
+    before = flat_params(gan)
+    trainer, scaler = _fp16_scaler_trainer(steps=40, init_scale=2.0**24)
+    trainer.fit(gan, ring_data())
+    assert trainer.global_step == 40
+    assert (gan.d_steps, gan.g_steps) == (20, 20)  # every batch ran both phases
+    assert gan.nonfinite_skips == 0
+    assert scaler.get_scale() <= 2.0**20  # the scaler skipped >= 4 overflowed steps ...
+    after = flat_params(gan)
+    assert torch.isfinite(after).all()
+    assert (after - before).abs().max() > 1e-5  # ... and later steps were applied
+
+
+def test_fp16_scaler_persistent_nan_gets_the_nonfinite_policy() -> None:
+    torch.manual_seed(0)
+    gan = tiny_gan(nonfinite="raise")
+    with torch.no_grad():
+        next(gan.discriminator.parameters())[0, 0] = float("nan")  # D can never recover
+    trainer, scaler = _fp16_scaler_trainer(steps=200, init_scale=2.0**16)
+    with pytest.raises(NonFiniteError, match="discriminator"):
+        trainer.fit(gan, ring_data())
+    # Raised on the SCALER_SKIP_LIMIT-th consecutive skipped D step, not on the first.
+    assert gan.d_steps == SCALER_SKIP_LIMIT - 1
+    # Every step before it was skipped by the scaler (19 G steps through the NaN D as well).
+    assert scaler.get_scale() == 2.0**16 / 2 ** (2 * SCALER_SKIP_LIMIT - 1)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from lightning.pytorch.loggers.logger import Logger
 
-from lightning_gan import GAN
+from lightning_gan import GAN, GradientPenalty, InstanceNoise, R1Penalty, WeightPenalty
 from lightning_gan.module import _gradients_finite
 from lightning_gan.nets.mlp import MLPDiscriminator, MLPGenerator
 from tests.helpers import quiet_trainer, ring_data
@@ -57,7 +57,9 @@ class CountingGAN(GAN):
         super().log(*args, **kwargs)
 
 
-def _fit(cls: type[GAN], batches: int, every: int, n_critic: int) -> tuple[MemoryLogger, Any]:
+def _fit(
+    cls: type[GAN], batches: int, every: int, n_critic: int, callbacks: Any = ()
+) -> tuple[MemoryLogger, Any]:
     torch.manual_seed(0)
     gan = cls(
         MLPGenerator(latent_dim=4, out_dim=2, hidden=16, depth=1),
@@ -66,7 +68,9 @@ def _fit(cls: type[GAN], batches: int, every: int, n_critic: int) -> tuple[Memor
     )
     logger = MemoryLogger()
     steps = batches + batches // n_critic  # D steps + G steps
-    trainer = quiet_trainer(max_steps=steps, logger=logger, log_every_n_steps=every)
+    trainer = quiet_trainer(
+        max_steps=steps, logger=logger, log_every_n_steps=every, callbacks=list(callbacks)
+    )
     trainer.fit(gan, ring_data(n_samples=4096, batch_size=32))
     return logger, trainer
 
@@ -85,6 +89,28 @@ def test_logger_receives_the_same_values_as_logging_every_step(n_critic: int) ->
     assert EveryStepGAN.log_calls == 24 * 3 + 24 // n_critic
     assert CountingGAN.log_calls == 3 * 5 + 5
     assert set(trainer.callback_metrics) >= {"loss/d", "loss/g", "d/real_score", "d/fake_score"}
+
+
+def _logging_callbacks() -> list[Any]:
+    return [
+        InstanceNoise(std=0.2, anneal_steps=30),
+        GradientPenalty(weight=1.0),
+        R1Penalty(gamma=1.0, interval=4),  # a value produced every 4th batch only
+        WeightPenalty(weight=1e-3),
+    ]
+
+
+def test_callbacks_log_the_same_values_as_logging_every_step() -> None:
+    EveryStepGAN.log_calls = CountingGAN.log_calls = 0
+    reference, _ = _fit(EveryStepGAN, 24, 5, 1, _logging_callbacks())
+    cadenced, _ = _fit(CountingGAN, 24, 5, 1, _logging_callbacks())
+    keys = {"noise/std", "penalty/gp", "penalty/r1", "penalty/weight"}
+    assert all(keys <= set(row) for _, row in cadenced.rows)
+    assert cadenced.rows == reference.rows  # incl. R1's latest value at each write
+    # Before: noise, GP and weight penalty every batch, R1 every 4th (24 * 3 + 6 calls on top
+    # of GAN's 4 per batch); now each logs at its first batch and at the 4 writes.
+    assert EveryStepGAN.log_calls == 24 * 4 + 24 * 3 + 6
+    assert CountingGAN.log_calls == 4 * 5 + 4 * 5
 
 
 def test_log_every_n_steps_1_logs_every_batch() -> None:
