@@ -18,6 +18,7 @@ pairs runs made seconds apart, under the same load from other jobs).
     python benchmarks/throughput.py                  # ~2-3 min on 2 CPU cores
     python benchmarks/throughput.py --ablation       # before/after of each overhead removed
     python benchmarks/throughput.py --remedies       # + unrolling, penalties, FID/KID costs
+    python benchmarks/throughput.py --split          # profile: training_step vs Lightning's work
     python benchmarks/throughput.py --repeats 9 --mlp-steps 400 --dcgan-width 64
 
 Times are process CPU time by default (``--clock cpu``): on a machine shared with other jobs
@@ -213,6 +214,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--ablation", action="store_true", help="race GAN with each removed overhead put back"
     )
+    p.add_argument(
+        "--split",
+        action="store_true",
+        help="profile: split each MLP batch into training_step and Lightning's work around it",
+    )
     p.add_argument("--remedies", action="store_true", help="also measure remedy costs")
     p.add_argument("--remedies-only", action="store_true", help="only measure remedy costs")
     p.add_argument("--remedy-steps", type=int, default=120, help="batches per MLP remedy run")
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     mlp = mlp_workload(args.mlp_batch, args.mlp_hidden, max(args.mlp_steps, args.remedy_steps))
     dcgan = dcgan_workload(args.dcgan_batch, args.dcgan_width, args.dcgan_steps)
     t_dcgan = None
-    if not args.remedies_only:
+    if not (args.remedies_only or args.split):
         if "mlp" in args.cases:
             rates = race(
                 mlp, args.mlp_steps, args.mlp_warmup, args.repeats, arms, args.clock, variants
@@ -280,6 +286,10 @@ def main(argv: list[str] | None = None) -> None:
             )
             if "gan" in rates.rates:
                 t_dcgan = 1.0 / statistics.median(rates.rates["gan"])
+    if args.split:
+        from step_split import report_step_split
+
+        report_step_split(mlp, args.mlp_steps, args.mlp_warmup, args.repeats, args.clock)
     if args.remedies:
         from remedy_costs import report_remedy_costs
 
