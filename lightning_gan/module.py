@@ -311,7 +311,8 @@ class GAN(LightningModule):
         a lazy penalty: every ``interval``-th) is due when a logger write falls within its next
         ``window`` batches, because that write takes its latest value. Each ``key`` is also due
         at its first call of a fit, so the progress bar and ``trainer.callback_metrics`` hold
-        it from the start; between writes they hold the last logged value. With
+        it from the start, and in the fit's last batch, so they hold the final value after
+        ``fit``; between writes they hold the last logged value. With
         ``log_every_n_steps=0`` or outside a fit loop every call is due (as before). Callbacks
         that log from inside the step use it the same way::
 
@@ -326,7 +327,7 @@ class GAN(LightningModule):
             self._logged_keys.add(key)
             return True
         this = done + 1  # the batch being run, counted from 1
-        return (this + window - 1) // every > (this - 1) // every
+        return (this + window - 1) // every > (this - 1) // every or _final_batch(trainer)
 
     # ------------------------------------------------------------------------- plumbing
     def _dispatch(self) -> HookDispatch:
@@ -339,6 +340,8 @@ class GAN(LightningModule):
         _check_strategy(self.trainer.strategy)
         self._hooks = HookDispatch(list(self.trainer.callbacks))
         self._inputs_checked = False
+        self._scale = None  # this fit's GradScaler (if any) is read afresh
+        self._scaler_skips = {"generator": 0, "discriminator": 0}
         self._grad_sync = getattr(self.trainer.strategy, "all_reduce_gradients", None)
         self._logged_keys = set()
 
@@ -415,6 +418,24 @@ class GAN(LightningModule):
                 gathered = self.all_gather(local.to(self.device)).cpu()
                 states[key] = list(gathered)
         return states
+
+
+def _final_batch(trainer: Any) -> bool:
+    """Whether the batch being run may be the fit's last (by ``max_steps`` or ``max_epochs``).
+
+    Values logged there are what ``trainer.callback_metrics`` holds after ``fit``, which users
+    and checkpoint monitors read; a batch has one or two optimizer steps, hence the ``+ 2``.
+    """
+    max_steps = trainer.max_steps
+    if max_steps is not None and max_steps >= 0 and trainer.global_step + 2 >= max_steps:
+        return True
+    max_epochs = trainer.max_epochs
+    return (
+        max_epochs is not None
+        and max_epochs >= 0
+        and trainer.current_epoch + 1 >= max_epochs
+        and bool(trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
+    )
 
 
 def _gradients_finite(params: Iterable[Tensor]) -> bool:

@@ -6,12 +6,19 @@ from typing import Any
 
 import lightning as L
 import torch
+from torch.utils.data import TensorDataset
 
-from lightning_gan import GAN, GaussianMixture, MLPDiscriminator, MLPGenerator
+from lightning_gan import GAN, GaussianMixture, MLPDiscriminator, MLPGenerator, ResumableDataLoader
 
 
 def ring_data(n_samples: int = 2048, batch_size: int = 64, **kwargs: Any) -> GaussianMixture:
     return GaussianMixture("ring", n_samples=n_samples, batch_size=batch_size, **kwargs)
+
+
+def resumable_noise_loader(n_batches: int = 10, batch_size: int = 16) -> ResumableDataLoader:
+    """Seeded 2-D Gaussian batches from a loader whose position survives a checkpoint."""
+    x = torch.randn(n_batches * batch_size, 2, generator=torch.Generator().manual_seed(0))
+    return ResumableDataLoader(TensorDataset(x), batch_size=batch_size)
 
 
 def tiny_gan(hidden: int = 32, latent_dim: int = 4, **kwargs: Any) -> GAN:

@@ -8,14 +8,12 @@ import pytest
 import torch
 from lightning.pytorch import Callback
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_gan.callbacks.ema import GeneratorEMA
-from lightning_gan.data.loader import ResumableDataLoader
 from lightning_gan.hooks import GANCallback, StepOutput
 from lightning_gan.module import GAN
 from lightning_gan.nets import MLPDiscriminator
-from tests.helpers import flat_params, quiet_trainer
+from tests.helpers import flat_params, quiet_trainer, resumable_noise_loader
 
 
 class _RecordGenerator(GANCallback):
@@ -37,11 +35,6 @@ def _gan(n_critic: int = 1) -> GAN:
     return GAN(generator, MLPDiscriminator(2, hidden=16, depth=1), latent_dim=4, n_critic=n_critic)
 
 
-def _loader(n_batches: int = 10, batch_size: int = 16) -> DataLoader:
-    x = torch.randn(n_batches * batch_size, 2, generator=torch.Generator().manual_seed(0))
-    return ResumableDataLoader(TensorDataset(x), batch_size=batch_size)
-
-
 def _fit(
     callbacks: list[Callback],
     epochs: int,
@@ -51,7 +44,7 @@ def _fit(
 ) -> GAN:
     gan = _gan(n_critic)
     trainer = quiet_trainer(max_steps=-1, max_epochs=epochs, callbacks=list(callbacks))
-    trainer.fit(gan, _loader(), ckpt_path=ckpt_path)
+    trainer.fit(gan, resumable_noise_loader(), ckpt_path=ckpt_path)
     if save_to is not None:
         trainer.save_checkpoint(save_to)
     return gan

@@ -10,15 +10,13 @@ import pytest
 import torch
 from lightning.pytorch import Callback
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_gan.callbacks.gradient_penalty import GradientPenalty, R1Penalty, R2Penalty
 from lightning_gan.callbacks.spectral_norm import SpectralNorm
 from lightning_gan.callbacks.weight_constraints import WeightClipping, WeightPenalty
-from lightning_gan.data.loader import ResumableDataLoader
 from lightning_gan.losses import get_loss
 from lightning_gan.module import GAN
-from tests.helpers import quiet_trainer, tiny_gan
+from tests.helpers import quiet_trainer, resumable_noise_loader, tiny_gan
 
 # Calling hooks on a GAN outside a Trainer makes `gan.log` warn; that is expected here.
 no_trainer = pytest.mark.filterwarnings("ignore:You are trying to `self.log")
@@ -163,7 +161,7 @@ def test_penalties_are_logged_and_clipping_bounds_parameters() -> None:
     gan = tiny_gan()
     callbacks = [GradientPenalty(), R1Penalty(interval=2), WeightPenalty(), WeightClipping(0.05)]
     trainer = quiet_trainer(max_steps=20, callbacks=callbacks)
-    trainer.fit(gan, _loader())
+    trainer.fit(gan, resumable_noise_loader())
     metrics = trainer.callback_metrics
     for name in ("penalty/gp", "penalty/r1", "penalty/weight"):
         assert torch.isfinite(metrics[name]) and metrics[name] >= 0, name
@@ -247,7 +245,9 @@ def _dirac_convergence_rate(gamma: float, lr: float = 0.05, steps: int = 400) ->
     d = nn.Linear(1, 1, bias=False).double()
     nn.init.constant_(d.weight, 0.1)
     opt_g, opt_d = torch.optim.SGD([theta], lr=lr), torch.optim.SGD(d.parameters(), lr=lr)
-    gan = SimpleNamespace(discriminator=d, d_steps=0, log=lambda *args, **kwargs: None)
+    gan = SimpleNamespace(
+        discriminator=d, d_steps=0, log=lambda *args, **kwargs: None, log_due=lambda *a: False
+    )
     penalty, real = R1Penalty(gamma=gamma), torch.zeros(1, 1, dtype=torch.float64)
     distances = []
     for _ in range(steps):
@@ -277,11 +277,6 @@ def test_dirac_gan_r1_convergence_rate_matches_eigenvalues(gamma: float) -> None
 
 
 # ------------------------------------------------------------------------------- helpers
-def _loader(n_batches: int = 10, batch_size: int = 16) -> DataLoader:
-    x = torch.randn(n_batches * batch_size, 2, generator=torch.Generator().manual_seed(0))
-    return ResumableDataLoader(TensorDataset(x), batch_size=batch_size)
-
-
 def _fit(
     callbacks: list[Callback],
     epochs: int,
@@ -291,7 +286,7 @@ def _fit(
     torch.manual_seed(0)
     gan = tiny_gan()
     trainer = quiet_trainer(max_steps=-1, max_epochs=epochs, callbacks=list(callbacks))
-    trainer.fit(gan, _loader(), ckpt_path=ckpt_path)
+    trainer.fit(gan, resumable_noise_loader(), ckpt_path=ckpt_path)
     if save_to is not None:
         trainer.save_checkpoint(save_to)
     return gan

@@ -85,10 +85,21 @@ def test_logger_receives_the_same_values_as_logging_every_step(n_critic: int) ->
     assert all("loss/g" in row and "loss/d" in row for _, row in cadenced.rows)
     # 3 D values per batch and 1 G value per G step before; now D logs in batches 1, 5, 10, 15,
     # 20 and G at its first step and at the G steps whose next n_critic batches hold a write
-    # (n_critic=1: 1, 5, 10, 15, 20; n_critic=3: 3, 9, 15, 18, 24 -- batch 25 would write).
+    # (n_critic=1: 1, 5, 10, 15, 20; n_critic=3: 3, 9, 15, 18, 24 -- batch 25 would write),
+    # plus every value logged within 2 optimizer steps of max_steps, so that callback_metrics
+    # end on the final values (n_critic=1: G at batch 23, all 4 at 24; n_critic=3: D at 23, 24).
     assert EveryStepGAN.log_calls == 24 * 3 + 24 // n_critic
-    assert CountingGAN.log_calls == 3 * 5 + 5
+    assert CountingGAN.log_calls == 3 * 5 + 5 + (1 + 4 if n_critic == 1 else 3 + 3)
     assert set(trainer.callback_metrics) >= {"loss/d", "loss/g", "d/real_score", "d/fake_score"}
+
+
+def test_callback_metrics_end_on_the_final_step_values() -> None:
+    # Batch 24 is not a logger write (every=5), yet after fit the metrics users and checkpoint
+    # monitors read are the last batch's, as if every step had been logged.
+    _, reference = _fit(EveryStepGAN, batches=24, every=5, n_critic=1)
+    _, cadenced = _fit(CountingGAN, batches=24, every=5, n_critic=1)
+    for key in ("loss/d", "loss/g", "d/real_score", "d/fake_score"):
+        assert cadenced.callback_metrics[key].item() == reference.callback_metrics[key].item()
 
 
 def _logging_callbacks() -> list[Any]:
@@ -108,9 +119,10 @@ def test_callbacks_log_the_same_values_as_logging_every_step() -> None:
     assert all(keys <= set(row) for _, row in cadenced.rows)
     assert cadenced.rows == reference.rows  # incl. R1's latest value at each write
     # Before: noise, GP and weight penalty every batch, R1 every 4th (24 * 3 + 6 calls on top
-    # of GAN's 4 per batch); now each logs at its first batch and at the 4 writes.
+    # of GAN's 4 per batch); now each logs at its first batch and at the 4 writes, and noise,
+    # GP and weight penalty in the last batch (GAN itself: 5 more, as in the test above).
     assert EveryStepGAN.log_calls == 24 * 4 + 24 * 3 + 6
-    assert CountingGAN.log_calls == 4 * 5 + 4 * 5
+    assert CountingGAN.log_calls == 4 * 5 + 4 * 5 + 3 + 5
 
 
 def test_log_every_n_steps_1_logs_every_batch() -> None:
