@@ -9,6 +9,8 @@ Each variant puts back one piece of the step as it was before the change, so the
   step (now: the fused ``GradScaler`` non-finite kernel);
 * ``gan-before``: both, i.e. ``GAN`` as it was;
 * ``gan-nonfinite-off``: ``GAN(nonfinite="off")``, what the remaining check costs;
+* ``gan-no-bar-values``: ``GAN`` with its step values logged but kept off the progress bar,
+  what showing them there costs (Lightning converts and formats them every batch);
 
 and, to show where Lightning's own per-batch cost lies (not changed by ``GAN``):
 
@@ -37,6 +39,16 @@ class LogEveryStepGAN(GAN):
         return True
 
 
+class NoBarValuesGAN(GAN):
+    """``GAN`` whose logged values stay off the progress bar (``prog_bar=False``)."""
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        super().log(*args, **{**kwargs, "prog_bar": False})
+
+    def log_dict(self, *args: Any, **kwargs: Any) -> None:
+        super().log_dict(*args, **{**kwargs, "prog_bar": False})
+
+
 def _norm_check(params: Iterable[Tensor]) -> bool:
     """The non-finite check as it was: one total gradient norm per step."""
     grads = [p.grad for p in params if p.grad is not None]
@@ -58,6 +70,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "gan-log-every-step": {"arm": "gan", "gan_cls": LogEveryStepGAN},
     "gan-norm-check": {"arm": "gan", "patch": norm_check},
     "gan-nonfinite-off": {"arm": "gan", "gan_kwargs": {"nonfinite": "off"}},
+    "gan-no-bar-values": {"arm": "gan", "gan_cls": NoBarValuesGAN},
     # Fresh Trainer options per run ("make"), so no callback instance is shared between runs.
     "gan-bar-20": {"arm": "gan", "make": lambda: {"callbacks": [TQDMProgressBar(refresh_rate=20)]}},
     "gan-no-bar": {"arm": "gan", "enable_progress_bar": False},
@@ -70,6 +83,7 @@ ABLATION_ARMS = (
     "gan-norm-check",
     "gan",
     "gan-nonfinite-off",
+    "gan-no-bar-values",
     "gan-bar-20",
     "gan-no-bar",
 )
@@ -78,6 +92,7 @@ NAMES = {
     "gan-log-every-step": "GAN, self.log every step",
     "gan-norm-check": "GAN, total-norm check",
     "gan-nonfinite-off": "GAN(nonfinite='off')",
+    "gan-no-bar-values": "GAN, values off the bar",
     "gan-bar-20": "GAN, progress bar every 20",
     "gan-no-bar": "GAN, no progress bar",
 }
