@@ -203,14 +203,9 @@ class LockstepPlain(L.Callback):
         self.stamps.inner_wall.append(time.perf_counter() - wall)
 
 
-# ------------------------------------------------------------- Lightning's own GAN example
-class ExampleGAN(L.LightningModule):
-    """A GAN written the way Lightning's ``basic_gan.py`` example is.
-
-    ``toggle_optimizer``/``untoggle_optimizer`` around each phase, ``self.log(prog_bar=True)`` of
-    each loss every step, ``manual_backward``, ``optimizer.step()`` then ``zero_grad()``. The
-    phases are swapped to D then G so the arithmetic equals the other arms'.
-    """
+# ------------------------------------------- LightningModules: Lightning's GAN example, bare
+class _ManualGANModule(L.LightningModule):
+    """What the hand-written arms share: the networks, the loss, manual optimization, Adam."""
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int) -> None:
         super().__init__()
@@ -219,6 +214,21 @@ class ExampleGAN(L.LightningModule):
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.objective = get_loss(LOSS)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [
+            torch.optim.Adam(self.generator.parameters(), lr=LR, betas=BETAS),
+            torch.optim.Adam(self.discriminator.parameters(), lr=LR, betas=BETAS),
+        ]
+
+
+class ExampleGAN(_ManualGANModule):
+    """A GAN written the way Lightning's ``basic_gan.py`` example is.
+
+    ``toggle_optimizer``/``untoggle_optimizer`` around each phase, ``self.log(prog_bar=True)`` of
+    each loss every step, ``manual_backward``, ``optimizer.step()`` then ``zero_grad()``. The
+    phases are swapped to D then G so the arithmetic equals the other arms'.
+    """
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
@@ -248,27 +258,13 @@ class ExampleGAN(L.LightningModule):
         optimizer_g.zero_grad()
         self.untoggle_optimizer(optimizer_g)
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [
-            torch.optim.Adam(self.generator.parameters(), lr=LR, betas=BETAS),
-            torch.optim.Adam(self.discriminator.parameters(), lr=LR, betas=BETAS),
-        ]
 
-
-class BareGAN(L.LightningModule):
+class BareGAN(_ManualGANModule):
     """The plain loop's step moved into a LightningModule, with nothing added: no ``self.log``,
     no checks, no hooks. Its distance to the plain loop is Lightning's own per-batch cost (loop,
     progress bar, logger connector, ``LightningOptimizer``/``manual_backward`` wrappers); the
     distance from it to ``GAN`` is what ``GAN`` adds.
     """
-
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int) -> None:
-        super().__init__()
-        self.automatic_optimization = False
-        self.generator = generator
-        self.discriminator = discriminator
-        self.latent_dim = latent_dim
-        self.objective = get_loss(LOSS)
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         (real,) = batch
@@ -293,12 +289,6 @@ class BareGAN(L.LightningModule):
         opt_g.step()
         for p in d_params:
             p.requires_grad_(True)
-
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [
-            torch.optim.Adam(self.generator.parameters(), lr=LR, betas=BETAS),
-            torch.optim.Adam(self.discriminator.parameters(), lr=LR, betas=BETAS),
-        ]
 
 
 # ------------------------------------------------------------------------- Trainer runs
