@@ -129,6 +129,7 @@ class GAN(LightningModule):
         self._rng_to_restore: dict[str, list[Tensor]] | None = None
         self._logged_keys: set[str] = set()
         self._scaler_skips = {"generator": 0, "discriminator": 0}
+        self._scaler: Any = None
         self._scale: float | None = None
 
     # ----------------------------------------------------------------------------- properties
@@ -239,9 +240,8 @@ class GAN(LightningModule):
         self.manual_backward(loss)
         if self._grad_sync is not None:
             self._grad_sync(network)
-        scaler = getattr(self._trainer.precision_plugin, "scaler", None) if self._trainer else None
-        if scaler is not None:
-            self._scaled_step(optimizer, network, scaler)
+        if self._scaler is not None:
+            self._scaled_step(optimizer, network, self._scaler)
             return
         # The optimizer's parameters are the ones the update would change (and need no walk of
         # the module tree).
@@ -340,7 +340,9 @@ class GAN(LightningModule):
         _check_strategy(self.trainer.strategy)
         self._hooks = HookDispatch(list(self.trainer.callbacks))
         self._inputs_checked = False
-        self._scale = None  # this fit's GradScaler (if any) is read afresh
+        # fp16 AMP's GradScaler, fixed for the fit; its scale is read afresh (it may be resumed).
+        self._scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        self._scale = None
         self._scaler_skips = {"generator": 0, "discriminator": 0}
         self._grad_sync = getattr(self.trainer.strategy, "all_reduce_gradients", None)
         self._logged_keys = set()

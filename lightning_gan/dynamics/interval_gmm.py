@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from lightning_gan.dynamics.snapshots import Snapshots
+
 _SQRT2 = math.sqrt(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -310,18 +312,15 @@ def simulate_optimal_discriminator(
     """
     _check(steps, lr_g, record_every)
     mu = mu0.clone()
-    mus, ivs, ts = [], [], []
+    snapshots = Snapshots(record_every, steps)
     roots = None
     for t in range(steps + 1):
         intervals, roots = _optimal_intervals(mu, mu_star, 10.0, 30, guess=roots)
-        if t % record_every == 0 or t == steps:
-            mus.append(mu.clone())
-            ivs.append(intervals.clone())
-            ts.append(t)
+        snapshots.record(t, mu, intervals)
         if t == steps:
             break
         mu = mu - lr_g * generator_grad(mu, mu_star, intervals)
-    return IntervalGMMRun(mu_star, torch.stack(mus), torch.stack(ivs), torch.tensor(ts))
+    return IntervalGMMRun(mu_star, *snapshots.stacked())
 
 
 def simulate_first_order(
@@ -346,12 +345,9 @@ def simulate_first_order(
     if d_steps < 1:
         raise ValueError(f"d_steps={d_steps} must be at least 1: pass d_steps >= 1.")
     mu, intervals = mu0.clone(), intervals0.clone()
-    mus, ivs, ts = [], [], []
+    snapshots = Snapshots(record_every, steps)
     for t in range(steps + 1):
-        if t % record_every == 0 or t == steps:
-            mus.append(mu.clone())
-            ivs.append(intervals.clone())
-            ts.append(t)
+        snapshots.record(t, mu, intervals)
         if t == steps:
             break
         for _ in range(d_steps):
@@ -363,7 +359,7 @@ def simulate_first_order(
                 [torch.where(crossed, mid, left), torch.where(crossed, mid, right)], dim=-1
             )
         mu = mu - lr_g * generator_grad(mu, mu_star, intervals)
-    return IntervalGMMRun(mu_star, torch.stack(mus), torch.stack(ivs), torch.tensor(ts))
+    return IntervalGMMRun(mu_star, *snapshots.stacked())
 
 
 FAILURE_KINDS = ("converged", "collapsed", "one_interval", "vanished", "stuck")

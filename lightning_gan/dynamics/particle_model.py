@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from lightning_gan.dynamics.snapshots import Snapshots
+
 
 def rbf_kernel(z: Tensor, width: Tensor | float) -> Tensor:
     """Row-normalised ``exp(-|z_i - z_j|^2 / (2 width^2))``: ``z`` ``[N, k]``, ``width`` ``[B]``.
@@ -159,12 +161,9 @@ def simulate_particles(
     damping = gamma[:, :, None] * curvature + weight_decay * eye
     solve = torch.linalg.inv(eye + lr_d * damping)  # [B, F, F]
     w = torch.zeros(batch, n_feat, dtype=real.dtype)
-    xs, ws, ts = [], [], []
+    snapshots = Snapshots(record_every, steps)
     for t in range(steps + 1):
-        if t % record_every == 0 or t == steps:
-            xs.append(x.clone())
-            ws.append(w.clone())
-            ts.append(t)
+        snapshots.record(t, x, w)
         if t == steps:
             break
         fake_phi, jac = critic.features(x)  # x is fixed during the critic steps
@@ -173,7 +172,7 @@ def simulate_particles(
             w = torch.einsum("bfg,bg->bf", solve, w + lr_d * drive)
         grad_d = torch.einsum("bnfd,bf->bnd", jac, w)  # [B, N, d]
         x = x + lr_g * kernel @ grad_d
-    return ParticleRun(torch.stack(xs), torch.stack(ws), torch.tensor(ts))
+    return ParticleRun(*snapshots.stacked())
 
 
 def modes_covered(x: Tensor, modes: Tensor, std: float, n_std: float = 3.0) -> Tensor:
