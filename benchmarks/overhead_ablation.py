@@ -28,7 +28,7 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from torch import Tensor
 
-import lightning_gan.module as gan_module
+import lightning_gan.nonfinite as gan_module
 from lightning_gan import GAN
 
 
@@ -57,12 +57,12 @@ def _norm_check(params: Iterable[Tensor]) -> bool:
 
 @contextlib.contextmanager
 def norm_check() -> Iterator[None]:
-    original = gan_module._gradients_finite
-    gan_module._gradients_finite = _norm_check
+    original = gan_module.gradients_finite
+    gan_module.gradients_finite = _norm_check
     try:
         yield
     finally:
-        gan_module._gradients_finite = original
+        gan_module.gradients_finite = original
 
 
 VARIANTS: dict[str, dict[str, Any]] = {

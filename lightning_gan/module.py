@@ -1,23 +1,45 @@
 """``GAN``: the alternating generator/discriminator step as one LightningModule.
 
-Optimisation is manual because a GAN step is two optimisations with opposite objectives. The
-module keeps only the step; remedies change it through :mod:`lightning_gan.hooks`, and the
-distributed gradient average is delegated to the strategy (see :mod:`lightning_gan.distributed`).
+Optimisation is manual because a GAN step is two optimisations with opposite objectives. This
+file keeps only the step; remedies change it through :mod:`lightning_gan.hooks`, labels flow as
+:mod:`lightning_gan.conditioning` says, and the parts that are not the step live beside it: the
+non-finite policy (:mod:`~lightning_gan.nonfinite`), the logging cadence
+(:mod:`~lightning_gan.log_cadence`), checkpoint contents (:mod:`~lightning_gan.checkpointing`),
+input checks (:mod:`~lightning_gan.input_checks`) and the distributed gradient average
+(:mod:`~lightning_gan.distributed`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from lightning.pytorch import LightningModule
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
+from lightning_gan import input_checks as checks
+from lightning_gan.checkpointing import CheckpointState
+from lightning_gan.conditioning import (
+    UNCONDITIONAL,
+    StepContext,
+    balanced_labels,
+    call,
+    check_labels,
+    split_scores,
+)
 from lightning_gan.hooks import HookDispatch, StepOutput
+from lightning_gan.log_cadence import LogCadence
 from lightning_gan.losses import GANLoss, get_loss
+from lightning_gan.nonfinite import (  # noqa: F401  (re-exported: public names of this module)
+    NONFINITE_ACTIONS,
+    SCALER_SKIP_LIMIT,
+    NonFiniteError,
+    NonFiniteGuard,
+    gradients_finite,
+)
 
 try:  # LightningCLI passes the config of injected networks through this context
     from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
@@ -38,24 +60,13 @@ def _frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
-NONFINITE_ACTIONS = ("stop", "skip", "raise", "off")
-# Consecutive GradScaler-skipped steps of one network after which its gradients count as
-# non-finite: each skip halves the loss scale, so 20 of them mean a scale 2**20 (~1e6) lower and
-# an overflow that is no longer the scale's fault (fp16 start-up needs a handful at most).
-SCALER_SKIP_LIMIT = 20
-
-
-class NonFiniteError(FloatingPointError):
-    """A GAN step produced NaN/inf gradients, or a checkpoint would hold non-finite weights."""
-
-
-class GAN(LightningModule):
+class GAN(NonFiniteGuard, LogCadence, CheckpointState, LightningModule):
     """A GAN trained by alternating discriminator and generator steps.
 
     Args:
-        generator: maps latents ``[B, latent_dim]`` to data. May be omitted by a subclass that
-            assigns ``self.generator`` itself before ``super().__init__`` returns control.
-        discriminator: maps data to one score per sample (``[B]`` or ``[B, 1]``).
+        generator: maps latents ``[B, latent_dim]`` (and labels ``[B]`` when conditional) to
+            data. May be omitted by a subclass that assigns ``self.generator`` itself.
+        discriminator: maps data (and labels) to one score per sample (``[B]`` or ``[B, 1]``).
         latent_dim: size of the latent vector; read from ``generator.latent_dim`` if omitted.
         loss: one of ``minimax``, ``non_saturating``, ``wasserstein``, ``hinge``,
             ``least_squares`` (see :mod:`lightning_gan.losses`).
@@ -67,9 +78,15 @@ class GAN(LightningModule):
             training cleanly, ``"skip"`` drops the update and goes on (counted in
             ``nonfinite/skipped``), ``"raise"`` raises :class:`NonFiniteError`, ``"off"`` skips
             the check (and its one host synchronisation per step). Under fp16 AMP with a
-            ``GradScaler`` (``precision="16-mixed"`` on a GPU) overflowed steps are routine: the
-            scaler skips them and lowers its scale, and the policy applies only after
-            :data:`SCALER_SKIP_LIMIT` consecutive skipped steps of one network.
+            ``GradScaler`` overflowed steps are routine: the scaler skips them and lowers its
+            scale, and the policy applies only after :data:`SCALER_SKIP_LIMIT` consecutive
+            skipped steps of one network.
+        num_classes: ``K`` for a class-conditional GAN: batches are ``(x, y)`` with ``y`` in
+            ``[0, K)``, the networks are called ``G(z, y)`` and ``D(x, y)``, and generated
+            batches are conditioned on the batch's labels. ``None`` (default): unconditional.
+        ac_weight: weight of the ACGAN auxiliary-classifier loss (Odena et al. 2017): with a
+            discriminator returning ``(scores, class_logits)``, ``ac_weight * cross_entropy``
+            of the labels is added to D's loss (real and generated) and to G's. 0 disables it.
 
     ``global_step`` counts optimizer steps of both networks (Lightning counts every
     ``optimizer.step()``), so ``Trainer(max_steps=N)`` stops after N D+G steps in total. The exact
@@ -88,6 +105,8 @@ class GAN(LightningModule):
         betas_g: tuple[float, float] = (0.5, 0.999),
         betas_d: tuple[float, float] = (0.5, 0.999),
         nonfinite: str = "stop",
+        num_classes: int | None = None,
+        ac_weight: float = 0.0,
     ) -> None:
         super().__init__()
         # Networks are never pickled into hparams (checkpoints stay `weights_only`-loadable);
@@ -95,42 +114,43 @@ class GAN(LightningModule):
         given = _given_hyperparameters.get() if _given_hyperparameters is not None else None
         self.save_hyperparameters(ignore=[] if given else ["generator", "discriminator"])
         self.automatic_optimization = False
+        checks.check_settings(
+            n_critic,
+            {"lr_g": lr_g, "lr_d": lr_d},
+            {"betas_g": betas_g, "betas_d": betas_d},
+            nonfinite,
+            num_classes,
+            ac_weight,
+        )
+        checks.check_networks(generator, latent_dim, num_classes)
+        checks.check_discriminator(discriminator, num_classes)
         if generator is not None:
             self.generator = generator
         if discriminator is not None:
             self.discriminator = discriminator
         self.loss_fn: GANLoss = get_loss(loss)
-        if not isinstance(n_critic, int) or n_critic < 1:
-            raise ValueError(
-                f"n_critic must be an integer >= 1 (discriminator steps per generator step), "
-                f"got {n_critic!r}."
-            )
-        for name, lr in (("lr_g", lr_g), ("lr_d", lr_d)):
-            if not lr > 0:
-                raise ValueError(f"{name} must be a positive learning rate, got {lr!r}.")
-        for name, betas in (("betas_g", betas_g), ("betas_d", betas_d)):
-            if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-                raise ValueError(f"{name} must be two Adam betas in [0, 1), got {betas!r}.")
-        if nonfinite not in NONFINITE_ACTIONS:
-            raise ValueError(
-                f"nonfinite={nonfinite!r} is unknown: use one of {', '.join(NONFINITE_ACTIONS)}."
-            )
         self.nonfinite = nonfinite
         self.nonfinite_skips = 0
         self.n_critic = n_critic
         self.lr_g, self.lr_d = lr_g, lr_d
         self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
+        self.num_classes = num_classes
+        self.ac_weight = float(ac_weight)
         self._latent_dim = latent_dim
         self.d_steps = 0
         self.g_steps = 0
+        self.step_context: StepContext = UNCONDITIONAL
         self._hooks: HookDispatch | None = None
         self._inputs_checked = False
         self._grad_sync = None
         self._rng_to_restore: dict[str, list[Tensor]] | None = None
+        self._ema_state: dict[str, Tensor] | None = None
+        self._loaded_ema: list[nn.Module] = []
         self._logged_keys: set[str] = set()
-        self._scaler_skips = {"generator": 0, "discriminator": 0}
+        self._last_real: Tensor | None = None
         self._scaler: Any = None
         self._scale: float | None = None
+        self._scaler_skips = {"generator": 0, "discriminator": 0}
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -146,28 +166,64 @@ class GAN(LightningModule):
 
     # ------------------------------------------------------------------------- public methods
     def sample_latent(self, n: int) -> Tensor:
-        """Draw ``n`` latent vectors; override for other priors (uniform, conditional, ...)."""
+        """Draw ``n`` latent vectors; override for other priors (uniform, truncated, ...)."""
         return torch.randn(n, self.latent_dim, device=self.device)
 
+    def sample_labels(self, n: int) -> Tensor | None:
+        """Labels for ``sample(n)``: every class equally often; ``None`` when unconditional."""
+        if self.num_classes is None:
+            return None
+        return balanced_labels(n, self.num_classes, self.device)
+
     @torch.no_grad()
-    def sample(self, n: int) -> Tensor:
-        """Generate ``n`` samples with the evaluation generator (the EMA one when present)."""
+    def sample(self, n: int, labels: Tensor | None = None) -> Tensor:
+        """Generate ``n`` samples with the evaluation generator (the EMA one when present).
+
+        A conditional GAN draws ``sample_labels(n)`` (balanced) unless ``labels`` are given.
+        """
+        if labels is None:
+            labels = self.sample_labels(n)
+        else:
+            labels = check_labels(labels, n, self.num_classes, "GAN.sample").to(self.device)
         generator = self.sampling_generator()
         was_training = generator.training
         generator.eval()
         try:
-            return generator(self.sample_latent(n))
+            return call(generator, self.sample_latent(n), labels)
         finally:
             generator.train(was_training)
 
     def sampling_generator(self) -> nn.Module:
-        """The generator evaluation should use: a callback's (e.g. EMA) or ``self.generator``."""
+        """The generator evaluation uses: a callback's (e.g. EMA), the averaged generator of a
+        loaded checkpoint, or ``self.generator``."""
         generator = self._dispatch().sampling_generator(self)
+        if generator is None:
+            generator = self.loaded_ema_generator()
         return self.generator if generator is None else generator
+
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """``G(z)``, or ``G(z, labels)`` for a conditional GAN (training generator, with grad)."""
+        return call(self.generator, z, labels)
+
+    def discriminate(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """D's scores ``[B]`` of ``x`` (conditioned on ``labels``); ACGAN logits are dropped."""
+        return split_scores(call(self.discriminator, x, labels))[0]
 
     def real_from_batch(self, batch: Any) -> Tensor:
         """Extract real data from a batch; ``(data, labels)`` pairs give ``data``."""
         return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+    def labels_from_batch(self, batch: Any) -> Tensor | None:
+        """The batch's class labels for a conditional GAN (``None`` when unconditional)."""
+        if self.num_classes is None:
+            return None
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise ValueError(
+                f"GAN(num_classes={self.num_classes}) needs (x, y) batches with class labels, "
+                "but the batch has no labels: use a datamodule that yields labels, or "
+                "num_classes=None for an unconditional GAN."
+            )
+        return batch[1]
 
     def configure_optimizers(self) -> Sequence[torch.optim.Optimizer]:
         """Adam for G and D, in that order (an override must keep the order G, D)."""
@@ -177,24 +233,35 @@ class GAN(LightningModule):
 
     # ---------------------------------------------------------------------------- the step
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        real = self.real_from_batch(batch)
+        real = self._last_real = self.real_from_batch(batch)
+        labels = self.labels_from_batch(batch) if self.num_classes is not None else None
         opt_g, opt_d = self.optimizers()
         hooks = self._dispatch()
+        discriminator = self.discriminator
 
         with torch.no_grad():
-            fake = self.generator(self.sample_latent(real.shape[0]))
+            if self._inputs_checked:
+                fake = call(self.generator, self.sample_latent(real.shape[0]), labels)
+            else:
+                fake = self._checked_first_fake(real, labels)
+        d_real, real_labels = hooks.transform(self, real, labels, True)
+        d_fake, fake_labels = hooks.transform(self, fake, labels, False)
+        out = call(discriminator, d_real, real_labels)
         if not self._inputs_checked:
-            self._check_inputs(real, fake)
-        d_real = hooks.transform(self, real, True)
-        d_fake = hooks.transform(self, fake, False)
-        real_scores = self.discriminator(d_real)
-        if not self._inputs_checked:
-            self._check_scores(real_scores, real.shape[0])
-        real_scores = real_scores.reshape(-1)
-        fake_scores = self._score(self.discriminator, d_fake)
+            checks.check_scores(out, d_real.shape[0], self.ac_weight, self.num_classes)
+            self._inputs_checked = True
+        real_scores, real_logits = split_scores(out)
+        fake_scores, fake_logits = split_scores(call(discriminator, d_fake, fake_labels))
         loss_d = self.loss_fn.d(real_scores, fake_scores)
+        if self.ac_weight:
+            loss_d = loss_d + self.ac_weight * (
+                F.cross_entropy(real_logits, real_labels)
+                + F.cross_entropy(fake_logits, fake_labels)
+            )
+        if labels is not None or hooks.needs_context:
+            self.step_context = StepContext(real_labels, fake_labels, real_scores, fake_scores)
         penalty = hooks.penalty(self, d_real, d_fake)
-        self._optimize(opt_d, self.discriminator, loss_d if penalty is None else loss_d + penalty)
+        self._optimize(opt_d, discriminator, loss_d if penalty is None else loss_d + penalty)
         self.d_steps += 1
         if self.log_due("loss/d"):
             self.log_dict(
@@ -207,18 +274,29 @@ class GAN(LightningModule):
             )
         if hooks.by_hook["on_discriminator_step_end"]:
             hooks.discriminator_step_end(
-                self, StepOutput(loss_d.detach(), fake_scores.detach(), real_scores.detach(), fake)
+                self,
+                StepOutput(
+                    loss_d.detach(), fake_scores.detach(), real_scores.detach(), fake, labels
+                ),
             )
 
         if self.d_steps % self.n_critic == 0:
-            self._generator_step(opt_g, hooks, real)
+            self._generator_step(opt_g, hooks, real, labels)
 
-    def _generator_step(self, opt_g: Any, hooks: HookDispatch, real: Tensor) -> None:
-        fake = self.generator(self.sample_latent(real.shape[0]))
+    def _generator_step(
+        self, opt_g: Any, hooks: HookDispatch, real: Tensor, labels: Tensor | None
+    ) -> None:
+        fake = call(self.generator, self.sample_latent(real.shape[0]), labels)
+        if labels is not None or hooks.needs_context:
+            self.step_context = StepContext(labels, labels)
         with _frozen(self.discriminator):
             critic = hooks.critic(self, real, fake) or self.discriminator
-            fake_scores = self._score(critic, hooks.transform(self, fake, False))
+            d_fake, fake_labels = hooks.transform(self, fake, labels, False)
+            fake_scores, fake_logits = split_scores(call(critic, d_fake, fake_labels))
+            fake_scores = hooks.generator_scores(self, fake_scores)
             loss_g = self.loss_fn.g(fake_scores)
+            if self.ac_weight:
+                loss_g = loss_g + self.ac_weight * F.cross_entropy(fake_logits, fake_labels)
             self._optimize(opt_g, self.generator, loss_g)
         self.g_steps += 1
         # The next G step is n_critic batches away: log now if the logger writes before then.
@@ -226,7 +304,7 @@ class GAN(LightningModule):
             self.log("loss/g", loss_g.detach(), prog_bar=True)
         if hooks.by_hook["on_generator_step_end"]:
             hooks.generator_step_end(
-                self, StepOutput(loss_g.detach(), fake_scores.detach(), None, fake.detach())
+                self, StepOutput(loss_g.detach(), fake_scores.detach(), None, fake.detach(), labels)
             )
 
     def _optimize(self, optimizer: Any, network: nn.Module, loss: Tensor) -> None:
@@ -240,94 +318,7 @@ class GAN(LightningModule):
         self.manual_backward(loss)
         if self._grad_sync is not None:
             self._grad_sync(network)
-        if self._scaler is not None:
-            self._scaled_step(optimizer, network, self._scaler)
-            return
-        # The optimizer's parameters are the ones the update would change (and need no walk of
-        # the module tree).
-        if self.nonfinite != "off" and not _gradients_finite(
-            p for group in optimizer.param_groups for p in group["params"]
-        ):
-            optimizer.zero_grad(set_to_none=True)
-            self._on_nonfinite(network)
-            return
-        optimizer.step()
-
-    def _scaled_step(self, optimizer: Any, network: nn.Module, scaler: Any) -> None:
-        """Step through a ``GradScaler``, which owns the non-finite decision under fp16 AMP.
-
-        The gradients here are multiplied by the loss scale, so they overflow whenever the scale
-        is too high, which the scaler expects: Lightning's ``optimizer.step()`` unscales, skips
-        the update if anything is non-finite, and halves the scale. Checking them ourselves would
-        treat those routine overflows as divergence (stopping at step 1, or skipping forever
-        because the scaler never gets to lower its scale). A skipped step shows as a lower scale
-        after the step; only a run of :data:`SCALER_SKIP_LIMIT` of them for one network (a
-        scale 2**20 lower) means gradients that no scale makes finite, and gets the policy.
-        """
-        if self.nonfinite == "off":
-            optimizer.step()
-            return
-        if self._scale is None:  # first step of this process (the scale may come from a resume)
-            self._scale = scaler.get_scale()
-        before = self._scale
-        optimizer.step()
-        name = "generator" if network is self.generator else "discriminator"
-        self._scale = scaler.get_scale()  # one host sync, as the check it replaces
-        if self._scale >= before:
-            self._scaler_skips[name] = 0
-            return
-        self._scaler_skips[name] += 1
-        if self._scaler_skips[name] >= SCALER_SKIP_LIMIT:
-            self._scaler_skips[name] = 0
-            self._on_nonfinite(network)
-
-    def _on_nonfinite(self, network: nn.Module) -> None:
-        name = "generator" if network is self.generator else "discriminator"
-        message = (
-            f"Non-finite {name} gradients at d_step {self.d_steps}, g_step {self.g_steps}; the "
-            "update was not applied. Lower the learning rates, add a penalty (GradientPenalty, "
-            "R1Penalty) or SpectralNorm, or use GAN(nonfinite='skip') to drop such updates."
-        )
-        if self.nonfinite == "raise":
-            raise NonFiniteError(message)
-        self.nonfinite_skips += 1
-        self.log("nonfinite/skipped", float(self.nonfinite_skips))
-        if self.nonfinite == "stop":
-            rank_zero_warn(message + " Training stops here (GAN(nonfinite='stop')).")
-            self.trainer.should_stop = True
-
-    @staticmethod
-    def _score(critic: Any, x: Tensor) -> Tensor:
-        return critic(x).reshape(-1)
-
-    def log_due(self, key: str, window: int = 1) -> bool:
-        """Whether ``self.log`` of ``key`` now would reach a logger: log only when it is True.
-
-        ``self.log`` costs 0.1-0.5 ms per value on CPU (Lightning re-walks its result object on
-        every call), more than a whole step of a small GAN. Lightning hands logged values to the
-        logger only every ``log_every_n_steps`` batches (1-based batch count) and when training
-        stops, so logging in exactly those batches gives the logger the same numbers at the same
-        steps. A value produced every ``window`` batches (the G loss: every ``n_critic``-th;
-        a lazy penalty: every ``interval``-th) is due when a logger write falls within its next
-        ``window`` batches, because that write takes its latest value. Each ``key`` is also due
-        at its first call of a fit, so the progress bar and ``trainer.callback_metrics`` hold
-        it from the start, and in the fit's last batch, so they hold the final value after
-        ``fit``; between writes they hold the last logged value. With
-        ``log_every_n_steps=0`` or outside a fit loop every call is due (as before). Callbacks
-        that log from inside the step use it the same way::
-
-            if gan.log_due("penalty/gp"):
-                gan.log("penalty/gp", value.detach())
-        """
-        trainer = self._trainer
-        every = getattr(trainer, "log_every_n_steps", 0) if trainer is not None else 0
-        done = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
-        done = getattr(done, "_batches_that_stepped", None)
-        if not every or done is None or trainer.should_stop or key not in self._logged_keys:
-            self._logged_keys.add(key)
-            return True
-        this = done + 1  # the batch being run, counted from 1
-        return (this + window - 1) // every > (this - 1) // every or _final_batch(trainer)
+        self._guarded_step(optimizer, network)
 
     # ------------------------------------------------------------------------- plumbing
     def _dispatch(self) -> HookDispatch:
@@ -336,170 +327,33 @@ class GAN(LightningModule):
             self._hooks = HookDispatch(list(trainer.callbacks) if trainer is not None else [])
         return self._hooks
 
+    def _checked_first_fake(self, real: Any, labels: Tensor | None) -> Tensor:
+        """The first batch's generated samples, made exactly as every later batch makes them,
+        with the data, labels and samples checked before any weight changes."""
+        checks.check_real_batch(real, labels, self.num_classes)
+        try:
+            fake = call(self.generator, self.sample_latent(real.shape[0]), labels)
+        except RuntimeError as error:  # e.g. "mat1 and mat2 shapes cannot be multiplied"
+            raise checks.generator_error(error, self.latent_dim, self.num_classes) from error
+        checks.check_generated(fake, real)
+        return fake
+
     def on_fit_start(self) -> None:
-        _check_strategy(self.trainer.strategy)
+        checks.check_strategy(self.trainer.strategy)
+        checks.check_optimizers(self.trainer.optimizers, self.generator, self.discriminator)
         self._hooks = HookDispatch(list(self.trainer.callbacks))
         self._inputs_checked = False
-        # fp16 AMP's GradScaler, fixed for the fit; its scale is read afresh (it may be resumed).
-        self._scaler = getattr(self.trainer.precision_plugin, "scaler", None)
-        self._scale = None
-        self._scaler_skips = {"generator": 0, "discriminator": 0}
+        self._reset_guard(self.trainer)
         self._grad_sync = getattr(self.trainer.strategy, "all_reduce_gradients", None)
         self._logged_keys = set()
 
     def on_fit_end(self) -> None:
         self._hooks = None
         self._grad_sync = None
-
-    def _check_inputs(self, real: Tensor, fake: Tensor) -> None:
-        """Fail on the first batch, before any weight changes, with the fix in the message."""
-        if not isinstance(real, Tensor) or not real.is_floating_point():
-            got = real.dtype if isinstance(real, Tensor) else type(real).__name__
-            raise TypeError(
-                f"Real data must be a floating-point tensor, got {got}: convert it in the "
-                "dataset (e.g. `x.float()`, images scaled to [-1, 1])."
-            )
-        if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
-            raise ValueError(
-                f"The generator makes samples of shape {tuple(fake.shape[1:])} but the data has "
-                f"shape {tuple(real.shape[1:])}: set the generator's output size to match the "
-                "data (e.g. `out_dim` of MLPGenerator, `channels`/`image_size` of DCGANGenerator)."
-            )
-
-    def _check_scores(self, scores: Tensor, batch_size: int) -> None:
-        if scores.numel() != batch_size or scores.dim() > 2:
-            raise ValueError(
-                f"The discriminator must return one score per sample ([B] or [B, 1]); for a "
-                f"batch of {batch_size} it returned shape {tuple(scores.shape)}: make its last "
-                "layer output a single unit."
-            )
-        self._inputs_checked = True
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if not all(torch.isfinite(p).all() for p in self.parameters()):
-            raise NonFiniteError(
-                "Refusing to write a checkpoint with non-finite weights; earlier checkpoints are "
-                "untouched. Keep GAN(nonfinite=...) at 'stop', 'skip' or 'raise' so non-finite "
-                "updates are never applied."
-            )
-        checkpoint["gan_steps"] = {"d_steps": self.d_steps, "g_steps": self.g_steps}
-        checkpoint["gan_rng"] = self._rng_states()
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if self.strict_loading and "state_dict" in checkpoint:
-            _check_same_architecture(self.state_dict(), checkpoint["state_dict"])
-        steps = checkpoint.get("gan_steps", {})
-        self.d_steps = int(steps.get("d_steps", 0))
-        self.g_steps = int(steps.get("g_steps", 0))
-        self._rng_to_restore = checkpoint.get("gan_rng")
-
-    def on_train_start(self) -> None:
-        # Restored here, after dataloaders are built, so the latents after a resume are the
-        # ones the uninterrupted run would have drawn.
-        states, self._rng_to_restore = self._rng_to_restore, None
-        if states is None:
-            return
-        rank, world = self.global_rank, self.trainer.world_size
-        if len(states["torch"]) != world:
-            rank_zero_warn(
-                f"The checkpoint holds random states of {len(states['torch'])} processes but "
-                f"{world} are running: latents will not continue the original sequence."
-            )
-            return
-        torch.set_rng_state(states["torch"][rank])
-        if states.get("cuda") and torch.cuda.is_available():
-            torch.cuda.set_rng_state(states["cuda"][rank], self.device)
-
-    def _rng_states(self) -> dict[str, list[Tensor]]:
-        """Every rank's torch (and CUDA) generator state; collective, so call on all ranks."""
-        states = {"torch": [torch.get_rng_state()]}
-        if self.device.type == "cuda":
-            states["cuda"] = [torch.cuda.get_rng_state(self.device)]
-        if self._trainer is not None and self.trainer.world_size > 1:
-            for key, (local,) in states.items():
-                gathered = self.all_gather(local.to(self.device)).cpu()
-                states[key] = list(gathered)
-        return states
+        self._last_real = None
+        self.step_context = UNCONDITIONAL
 
 
-def _final_batch(trainer: Any) -> bool:
-    """Whether the batch being run may be the fit's last (by ``max_steps`` or ``max_epochs``).
-
-    Values logged there are what ``trainer.callback_metrics`` holds after ``fit``, which users
-    and checkpoint monitors read; a batch has one or two optimizer steps, hence the ``+ 2``.
-    """
-    max_steps = trainer.max_steps
-    if max_steps is not None and max_steps >= 0 and trainer.global_step + 2 >= max_steps:
-        return True
-    max_epochs = trainer.max_epochs
-    return (
-        max_epochs is not None
-        and max_epochs >= 0
-        and trainer.current_epoch + 1 >= max_epochs
-        and bool(trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
-    )
-
-
-def _gradients_finite(params: Iterable[Tensor]) -> bool:
-    """Whether every gradient element of ``params`` is finite: one fused pass, one host sync.
-
-    The check is the one ``GradScaler`` runs before each step (a fused foreach kernel per device
-    and dtype, with a scale of exactly 1 so the gradients keep their values), ~5x cheaper on CPU
-    than a total norm, and it flags only NaN/inf elements (a norm overflows to inf on large but
-    finite gradients). Falls back to the total norm where the kernel is unavailable.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return True
-    groups: dict[tuple[torch.device, torch.dtype], list[Tensor]] = {}
-    for grad in grads:
-        groups.setdefault((grad.device, grad.dtype), []).append(grad)
-    try:
-        found = False
-        for (device, _), group in groups.items():
-            flag = torch.zeros(1, device=device)
-            torch._amp_foreach_non_finite_check_and_unscale_(
-                group, flag, torch.ones(1, device=device)
-            )
-            found = found or bool(flag.item())
-        return not found
-    except (AttributeError, NotImplementedError, RuntimeError):  # no kernel for this device/type
-        return bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
-
-
-def _check_same_architecture(own: dict[str, Tensor], saved: dict[str, Any]) -> None:
-    """Name what differs between a checkpoint and this model, instead of torch's size errors."""
-    missing = sorted(set(own) - set(saved))
-    unexpected = sorted(set(saved) - set(own))
-    resized = [
-        f"{key}: checkpoint {tuple(saved[key].shape)} vs model {tuple(own[key].shape)}"
-        for key in sorted(set(own) & set(saved))
-        if hasattr(saved[key], "shape") and saved[key].shape != own[key].shape
-    ]
-    if not (missing or unexpected or resized):
-        return
-    details = "; ".join(
-        f"{label}: {', '.join(items[:3])}{' ...' if len(items) > 3 else ''}"
-        for label, items in (
-            ("missing in checkpoint", missing),
-            ("not in model", unexpected),
-            ("shape differs", resized),
-        )
-        if items
-    )
-    raise ValueError(
-        f"This checkpoint was written by a different model ({details}). Build the GAN with the "
-        "generator/discriminator (and SpectralNorm callback, if used) of the run that wrote it; "
-        "a checkpoint from the CLI rebuilds its own networks with GAN.load_from_checkpoint(path)."
-    )
-
-
-def _check_strategy(strategy: Any) -> None:
-    """Refuse a whole-module DDP wrapper that would fail at the first backward, naming the fix."""
-    model = getattr(strategy, "model", None)
-    if isinstance(model, nn.parallel.DistributedDataParallel) and not model.find_unused_parameters:
-        raise ValueError(
-            "GAN steps leave one network without gradients in each phase, which plain DDP "
-            'rejects. Use `strategy="gan_ddp"` (recommended: one gradient all-reduce per step) '
-            'or `strategy="ddp_find_unused_parameters_true"`.'
-        )
+# Kept for code that imported these private names from here.
+_gradients_finite = gradients_finite
+_check_strategy = checks.check_strategy

@@ -14,6 +14,7 @@ from torch import nn
 from lightning_gan.callbacks.gradient_penalty import GradientPenalty, R1Penalty, R2Penalty
 from lightning_gan.callbacks.spectral_norm import SpectralNorm
 from lightning_gan.callbacks.weight_constraints import WeightClipping, WeightPenalty
+from lightning_gan.conditioning import StepContext
 from lightning_gan.losses import get_loss
 from lightning_gan.module import GAN
 from tests.helpers import quiet_trainer, resumable_noise_loader, tiny_gan
@@ -246,7 +247,11 @@ def _dirac_convergence_rate(gamma: float, lr: float = 0.05, steps: int = 400) ->
     nn.init.constant_(d.weight, 0.1)
     opt_g, opt_d = torch.optim.SGD([theta], lr=lr), torch.optim.SGD(d.parameters(), lr=lr)
     gan = SimpleNamespace(
-        discriminator=d, d_steps=0, log=lambda *args, **kwargs: None, log_due=lambda *a: False
+        discriminator=d,
+        d_steps=0,
+        log=lambda *args, **kwargs: None,
+        log_due=lambda *a: False,
+        step_context=StepContext(),
     )
     penalty, real = R1Penalty(gamma=gamma), torch.zeros(1, 1, dtype=torch.float64)
     distances = []

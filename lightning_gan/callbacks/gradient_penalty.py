@@ -25,20 +25,22 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor, nn
 
+from lightning_gan.conditioning import scores as score
 from lightning_gan.hooks import GANCallback
 
 if TYPE_CHECKING:
     from lightning_gan.module import GAN
 
 
-def input_gradients(discriminator: nn.Module, x: Tensor) -> Tensor:
-    """``grad_x D(x)`` per sample, with the graph kept so a penalty on it trains D.
+def input_gradients(discriminator: nn.Module, x: Tensor, labels: Tensor | None = None) -> Tensor:
+    """``grad_x D(x)`` (``grad_x D(x, labels)`` when conditional) per sample, with the graph
+    kept so a penalty on it trains D.
 
     Summing the scores is exact for the per-sample gradients because sample ``i``'s score
-    depends only on sample ``i`` (true for D without batch norm).
+    depends only on sample ``i`` (true for D without batch norm or minibatch-std).
     """
     x = x.detach().requires_grad_(True)
-    scores = discriminator(x).reshape(-1)
+    scores = score(discriminator, x, labels)
     (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
     return grad
 
@@ -75,19 +77,26 @@ class GradientPenalty(GANCallback):
         self.weight = float(weight)
         self.target = float(target)
 
-    def value(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-        """The unweighted penalty for one batch."""
+    def value(
+        self, discriminator: nn.Module, real: Tensor, fake: Tensor, labels: Tensor | None = None
+    ) -> Tensor:
+        """The unweighted penalty for one batch.
+
+        Conditional: the interpolates are scored with the real samples' ``labels``; the step
+        conditions each generated sample on its batch's labels, so both ends of a segment carry
+        the same label.
+        """
         n = min(real.shape[0], fake.shape[0])
         real, fake = real[:n].detach(), fake[:n].detach()
         eps = torch.rand((n,) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
         x_hat = torch.lerp(fake, real, eps)  # eps * real + (1 - eps) * fake
-        grad = input_gradients(discriminator, x_hat)
+        grad = input_gradients(discriminator, x_hat, None if labels is None else labels[:n])
         # vector_norm's backward is 0 at a zero gradient, where sqrt(sum of squares) gives NaN.
         norm = torch.linalg.vector_norm(grad.reshape(n, -1), dim=1)
         return (norm - self.target).square().mean()
 
     def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
-        value = self.value(gan.discriminator, real, fake)
+        value = self.value(gan.discriminator, real, fake, gan.step_context.real_labels)
         if gan.log_due(f"penalty/{self.name}"):  # self.log every batch would cost ~0.5 ms
             gan.log(f"penalty/{self.name}", value.detach())
         return self.weight * value
@@ -113,16 +122,21 @@ class _ZeroCentredPenalty(GANCallback):
         self.interval = interval
         self.adam_correction = bool(adam_correction)
 
-    def value(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-        """The unweighted penalty ``E[||grad D(x)||^2]`` for one batch."""
+    def value(
+        self, discriminator: nn.Module, real: Tensor, fake: Tensor, labels: Tensor | None = None
+    ) -> Tensor:
+        """The unweighted penalty ``E[||grad D(x)||^2]`` for one batch (``labels``: those of
+        the penalised side, real for R1 and generated for R2, when conditional)."""
         x = real if self.on_real else fake
-        return _per_sample_sq_norm(input_gradients(discriminator, x)).mean()
+        return _per_sample_sq_norm(input_gradients(discriminator, x, labels)).mean()
 
     def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
         # `d_steps` counts completed D steps and is checkpointed, so the lazy schedule resumes.
         if gan.d_steps % self.interval != 0:
             return None
-        value = self.value(gan.discriminator, real, fake)
+        context = gan.step_context
+        labels = context.real_labels if self.on_real else context.fake_labels
+        value = self.value(gan.discriminator, real, fake, labels)
         # Produced every `interval` batches: log it if a logger write falls before the next one.
         if gan.log_due(f"penalty/{self.name}", self.interval):
             gan.log(f"penalty/{self.name}", value.detach())

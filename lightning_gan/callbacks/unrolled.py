@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.func import functional_call
 
+from lightning_gan.conditioning import split_scores
 from lightning_gan.hooks import Critic, GANCallback
 
 if TYPE_CHECKING:
@@ -57,7 +58,8 @@ class UnrolledDiscriminator(GANCallback):
     unrolled step is a differentiable Adam step continuing from that state (moments, step count,
     betas, eps, weight decay, AMSGrad); otherwise (another optimizer, before D's first step, or
     no Trainer attached) it is plain SGD with ``lr``. The unrolled D loss is ``gan.loss_fn.d``
-    on the raw ``real`` batch and the generator's ``fake`` (no input transforms, no penalties).
+    on the raw ``real`` batch and the generator's ``fake`` (no input transforms, no penalties),
+    conditioned on the batch's labels for a conditional GAN (``gan.step_context``).
     Buffers (batch-norm statistics) are cloned, so the running statistics of the real D do not
     change either. Under data parallelism each rank unrolls on its local batch.
     """
@@ -83,8 +85,9 @@ class UnrolledDiscriminator(GANCallback):
         params, buffers = self.unroll(gan, real, fake)
         discriminator = gan.discriminator
 
-        def critic(x: Tensor) -> Tensor:
-            return functional_call(discriminator, (params, buffers), (x,))
+        def critic(x: Tensor, labels: Tensor | None = None) -> Tensor:
+            args = (x,) if labels is None else (x, labels)
+            return functional_call(discriminator, (params, buffers), args)
 
         return critic
 
@@ -106,14 +109,21 @@ class UnrolledDiscriminator(GANCallback):
         slots = self._adam_slots(gan, [p for _, p in named])
         lr = self.lr if self.lr is not None else self._default_lr(gan)
         fake_in = fake if self.higher_order else fake.detach()
+        context = gan.step_context
+        real_args = (real,) if context.real_labels is None else (real, context.real_labels)
+        fake_args = (fake_in,) if context.fake_labels is None else (fake_in, context.fake_labels)
 
         moments = (
             [] if slots is None else [(s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq) for s in slots]
         )
         for k in range(1, self.steps + 1):
             params = dict(zip(names, values, strict=True))
-            real_scores = functional_call(discriminator, (params, buffers), (real,)).reshape(-1)
-            fake_scores = functional_call(discriminator, (params, buffers), (fake_in,)).reshape(-1)
+            real_scores = split_scores(
+                functional_call(discriminator, (params, buffers), real_args)
+            )[0]
+            fake_scores = split_scores(
+                functional_call(discriminator, (params, buffers), fake_args)
+            )[0]
             loss = gan.loss_fn.d(real_scores, fake_scores)
             grads = torch.autograd.grad(
                 loss, values, create_graph=self.higher_order, allow_unused=True

@@ -1,0 +1,87 @@
+"""How class labels travel through the GAN step (StyleGAN2-ADA's design: ``G(z, c)``, ``D(x, c)``).
+
+The step decides the label flow once: a conditional GAN takes ``(x, y)`` batches, conditions the
+generated batch on the batch's labels (so the fake label distribution is the data's), and calls
+``G(z, y)`` / ``D(x, y)``; an unconditional GAN has ``labels=None`` everywhere and calls ``G(z)``
+/ ``D(x)``, exactly as before conditioning existed. Callbacks read the labels of what D sees from
+:class:`StepContext` (``gan.step_context``), so no callback needs an ``if conditional:``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class StepContext:
+    """What the discriminator sees in the current phase, for callbacks that evaluate D again.
+
+    ``real_labels`` / ``fake_labels`` are the labels of D's real and generated inputs after the
+    input transforms (``None`` when unconditional; packed ``[B/m, m]`` under
+    :class:`~lightning_gan.callbacks.Packing`). ``real_scores`` / ``fake_scores`` are D's scores
+    of this D step, still attached to D's graph, for penalties that are functions of them
+    (LeCam, consistency); ``None`` in the generator phase.
+    """
+
+    real_labels: Tensor | None = None
+    fake_labels: Tensor | None = None
+    real_scores: Tensor | None = None
+    fake_scores: Tensor | None = None
+
+
+UNCONDITIONAL = StepContext()
+
+
+def call(network: Any, x: Tensor, labels: Tensor | None) -> Any:
+    """``network(x)`` without labels, ``network(x, labels)`` with them."""
+    return network(x) if labels is None else network(x, labels)
+
+
+def split_scores(output: Any) -> tuple[Tensor, Tensor | None]:
+    """D's raw output as ``(scores [B], class logits or None)``.
+
+    An auxiliary-classifier discriminator (ACGAN) returns ``(scores, logits)``; every other
+    discriminator returns the scores alone (``[B]`` or ``[B, 1]``).
+    """
+    if isinstance(output, tuple):
+        return output[0].reshape(-1), output[1]
+    return output.reshape(-1), None
+
+
+def scores(network: Any, x: Tensor, labels: Tensor | None = None) -> Tensor:
+    """D's scores ``[B]`` of ``x`` (conditioned on ``labels`` when given), logits dropped."""
+    return split_scores(call(network, x, labels))[0]
+
+
+def balanced_labels(n: int, num_classes: int, device: torch.device | str = "cpu") -> Tensor:
+    """``0, 1, ..., K-1, 0, 1, ...``: every class equally often (within one) in ``n`` labels."""
+    return torch.arange(n, device=device) % num_classes
+
+
+def check_labels(labels: Any, n: int | None, num_classes: int | None, what: str) -> Tensor | None:
+    """Validate labels given by a user (``sample(labels=...)``) with the fix in the message."""
+    if num_classes is None:
+        if labels is not None:
+            raise ValueError(
+                f"{what}: this GAN is unconditional (num_classes=None), so it takes no labels; "
+                "build it with GAN(num_classes=K) and conditional networks to use labels."
+            )
+        return None
+    labels = torch.as_tensor(labels)
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool or labels.dim() != 1:
+        raise ValueError(
+            f"{what}: labels must be a 1-D integer tensor of class indices, got dtype "
+            f"{labels.dtype} and shape {tuple(labels.shape)}."
+        )
+    if n is not None and labels.shape[0] != n:
+        raise ValueError(f"{what}: got {labels.shape[0]} labels for {n} samples; give one each.")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(
+            f"{what}: labels must lie in [0, {num_classes}) for num_classes={num_classes}, got "
+            f"values in [{int(labels.min())}, {int(labels.max())}]."
+        )
+    return labels.long()

@@ -1,0 +1,220 @@
+"""Checks of the GAN's settings, networks and first batch, each failing with the fix named.
+
+They run at construction, at fit start or on the first batch only, never in every step (the
+step's cost must not grow), and always before any weight changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lightning_gan.nonfinite import NONFINITE_ACTIONS
+
+
+def check_settings(
+    n_critic: Any,
+    lrs: dict[str, Any],
+    betas: dict[str, Any],
+    nonfinite: Any,
+    num_classes: Any,
+    ac_weight: Any,
+) -> None:
+    """Construction-time validation of :class:`~lightning_gan.GAN`'s scalar arguments."""
+    if isinstance(n_critic, bool) or not isinstance(n_critic, int) or n_critic < 1:
+        raise ValueError(
+            f"n_critic must be an integer >= 1 (discriminator steps per generator step), "
+            f"got {n_critic!r}."
+        )
+    for name, lr in lrs.items():
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+            raise ValueError(
+                f"{name} must be a positive learning rate, finite (e.g. 2e-4), got {lr!r}."
+            )
+    for name, pair in betas.items():
+        if (
+            not isinstance(pair, Sequence)
+            or isinstance(pair, str)
+            or len(pair) != 2
+            or not all(isinstance(b, (int, float)) and 0.0 <= b < 1.0 for b in pair)
+        ):
+            raise ValueError(
+                f"{name} must be two Adam betas in [0, 1) such as (0.5, 0.999), got {pair!r}."
+            )
+    if nonfinite not in NONFINITE_ACTIONS:
+        raise ValueError(
+            f"nonfinite={nonfinite!r} is unknown: use one of {', '.join(NONFINITE_ACTIONS)}."
+        )
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+    ):
+        raise ValueError(
+            f"num_classes must be an integer >= 1 (or None for an unconditional GAN), "
+            f"got {num_classes!r}."
+        )
+    if isinstance(ac_weight, bool) or not isinstance(ac_weight, (int, float)) or ac_weight < 0:
+        raise ValueError(f"ac_weight must be a number >= 0 (0 disables ACGAN), got {ac_weight!r}.")
+    if ac_weight > 0 and num_classes is None:
+        raise ValueError(
+            "ac_weight > 0 trains an auxiliary classifier on the labels: pass num_classes=K too "
+            "(and a discriminator built with conditioning='acgan')."
+        )
+
+
+def check_networks(generator: nn.Module | None, latent_dim: int | None, num_classes: Any) -> None:
+    """What can be checked of the networks without running them."""
+    own = getattr(generator, "latent_dim", None)
+    if latent_dim is not None and isinstance(own, int) and own != latent_dim:
+        raise ValueError(
+            f"GAN(latent_dim={latent_dim}) but the generator was built for latent_dim={own}: "
+            "pass the same size to both (or omit GAN's latent_dim to use the generator's)."
+        )
+    for name, net in (("generator", generator),):
+        classes = getattr(net, "num_classes", None)
+        if isinstance(classes, int) and num_classes is not None and classes != num_classes:
+            raise ValueError(
+                f"GAN(num_classes={num_classes}) but the {name} was built for "
+                f"num_classes={classes}: build both networks and the GAN with the same K."
+            )
+        if isinstance(classes, int) and num_classes is None:
+            raise ValueError(
+                f"The {name} is conditional (num_classes={classes}) but the GAN is not: pass "
+                f"GAN(num_classes={classes}) so labels reach the networks."
+            )
+
+
+def check_discriminator(discriminator: nn.Module | None, num_classes: Any) -> None:
+    classes = getattr(discriminator, "num_classes", None)
+    if isinstance(classes, int) and num_classes is not None and classes != num_classes:
+        raise ValueError(
+            f"GAN(num_classes={num_classes}) but the discriminator was built for "
+            f"num_classes={classes}: build both networks and the GAN with the same K."
+        )
+    if isinstance(classes, int) and num_classes is None:
+        raise ValueError(
+            f"The discriminator is conditional (num_classes={classes}) but the GAN is not: pass "
+            f"GAN(num_classes={classes}) so labels reach the networks."
+        )
+
+
+def check_optimizers(
+    optimizers: Sequence[Any], generator: nn.Module, discriminator: nn.Module
+) -> None:
+    """``configure_optimizers`` must give G's optimizer first and D's second."""
+    if len(optimizers) != 2:
+        raise ValueError(
+            f"configure_optimizers must return two optimizers, [generator's, discriminator's]; "
+            f"it returned {len(optimizers)}."
+        )
+    for position, (opt, net, other) in enumerate(
+        ((optimizers[0], generator, discriminator), (optimizers[1], discriminator, generator))
+    ):
+        name, other_name = ("generator", "discriminator")[:: 1 - 2 * position]
+        inner = getattr(opt, "optimizer", opt)
+        held = {id(p) for group in inner.param_groups for p in group["params"]}
+        mine = {id(p) for p in net.parameters() if p.requires_grad}
+        if held & {id(p) for p in other.parameters()}:
+            raise ValueError(
+                f"Optimizer {position} of configure_optimizers holds the {other_name}'s "
+                "parameters: return [opt_g, opt_d], the generator's optimizer first."
+            )
+        if mine and not mine <= held:
+            raise ValueError(
+                f"The {name}'s optimizer (position {position} of configure_optimizers) does not "
+                f"hold all of the {name}'s trainable parameters: build it from "
+                f"`self.{name}.parameters()`."
+            )
+
+
+def check_real_batch(real: Any, labels: Any, num_classes: int | None) -> None:
+    """The first batch's data and labels, before the generator runs on them."""
+    if not isinstance(real, Tensor) or not real.is_floating_point():
+        got = real.dtype if isinstance(real, Tensor) else type(real).__name__
+        raise TypeError(
+            f"Real data must be a floating-point tensor, got {got}: convert it in the "
+            "dataset (e.g. `x.float()`, images scaled to [-1, 1])."
+        )
+    if num_classes is None:
+        return
+    if (
+        not isinstance(labels, Tensor)
+        or labels.dtype.is_floating_point
+        or labels.dtype == torch.bool
+        or labels.dim() != 1
+        or labels.shape[0] != real.shape[0]
+    ):
+        got = (
+            f"dtype {labels.dtype} and shape {tuple(labels.shape)}"
+            if isinstance(labels, Tensor)
+            else type(labels).__name__
+        )
+        raise ValueError(
+            f"A conditional GAN needs one integer class label per sample; the batch's labels "
+            f"have {got}: yield (x, y) with y an int64 tensor [B] of class indices."
+        )
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(
+            f"Batch labels span [{int(labels.min())}, {int(labels.max())}] but "
+            f"num_classes={num_classes}: labels must lie in [0, num_classes); set num_classes "
+            "to the number of classes of the data (e.g. `datamodule.num_classes`)."
+        )
+
+
+def check_generated(fake: Any, real: Tensor) -> None:
+    """The generator's first output: a tensor shaped like the data."""
+    if not isinstance(fake, Tensor):
+        raise TypeError(
+            f"The generator returned a {type(fake).__name__}, not a tensor: make its forward "
+            "return the samples alone (e.g. `return x`, not `return x, features`)."
+        )
+    if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
+        raise ValueError(
+            f"The generator makes samples of shape {tuple(fake.shape[1:])} but the data has "
+            f"shape {tuple(real.shape[1:])}: set the generator's output size to match the "
+            "data (e.g. `out_dim` of MLPGenerator, `channels`/`image_size` of DCGANGenerator)."
+        )
+
+
+def check_scores(output: Any, batch_size: int, ac_weight: float, num_classes: int | None) -> None:
+    """D's first output: one score per sample, and class logits when ACGAN is on."""
+    scores = output[0] if isinstance(output, tuple) else output
+    if not isinstance(scores, Tensor) or scores.numel() != batch_size or scores.dim() > 2:
+        shape = tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__
+        raise ValueError(
+            f"The discriminator must return one score per sample ([B] or [B, 1]); for a "
+            f"batch of {batch_size} it returned {shape}: make its last layer output a single unit."
+        )
+    if ac_weight > 0:
+        logits = output[1] if isinstance(output, tuple) else None
+        if not isinstance(logits, Tensor) or tuple(logits.shape) != (batch_size, num_classes):
+            raise ValueError(
+                "GAN(ac_weight > 0) trains an auxiliary classifier: the discriminator must "
+                f"return (scores [B], class_logits [B, {num_classes}]); build it with "
+                "conditioning='acgan' (MLPDiscriminator/DCGANDiscriminator)."
+            )
+
+
+def check_strategy(strategy: Any) -> None:
+    """Refuse a whole-module DDP wrapper that would fail at the first backward, naming the fix."""
+    model = getattr(strategy, "model", None)
+    if isinstance(model, nn.parallel.DistributedDataParallel) and not model.find_unused_parameters:
+        raise ValueError(
+            "GAN steps leave one network without gradients in each phase, which plain DDP "
+            'rejects. Use `strategy="gan_ddp"` (recommended: one gradient all-reduce per step) '
+            'or `strategy="ddp_find_unused_parameters_true"`.'
+        )
+
+
+def generator_error(error: RuntimeError, latent_dim: int, num_classes: int | None) -> Exception:
+    """A clearer error for a generator that fails on its first call (usually a size mismatch)."""
+    return ValueError(
+        f"The generator failed on its first call with latents of shape [B, {latent_dim}]"
+        + (f" and labels [B] in [0, {num_classes})" if num_classes else "")
+        + f": {error}. Check that GAN(latent_dim=...) matches the generator's input size"
+        + (" and that the generator takes (z, labels)" if num_classes else "")
+        + "."
+    )
