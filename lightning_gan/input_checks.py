@@ -65,6 +65,32 @@ def check_settings(
         )
 
 
+def check_accumulation(accumulate: Any) -> None:
+    if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
+        raise ValueError(
+            f"accumulate must be an integer >= 1 (micro-batches per optimizer step; 1 = off), "
+            f"got {accumulate!r}."
+        )
+
+
+def check_schedule_settings(
+    scheduler_g: Any, scheduler_d: Any, interval: Any, frequency: Any
+) -> None:
+    for name, factory in (("lr_scheduler_g", scheduler_g), ("lr_scheduler_d", scheduler_d)):
+        if factory is not None and not callable(factory):
+            raise ValueError(
+                f"{name} must be a function optimizer -> scheduler (e.g. "
+                f"`lambda opt: torch.optim.lr_scheduler.StepLR(opt, 1000)`), got {factory!r}."
+            )
+    if interval not in ("step", "epoch"):
+        raise ValueError(
+            f"lr_scheduler_interval={interval!r} is unknown: use 'step' (optimizer steps of the "
+            "scheduler's network) or 'epoch'."
+        )
+    if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
+        raise ValueError(f"lr_scheduler_frequency must be an integer >= 1, got {frequency!r}.")
+
+
 def check_networks(generator: nn.Module | None, latent_dim: int | None, num_classes: Any) -> None:
     """What can be checked of the networks without running them."""
     own = getattr(generator, "latent_dim", None)

@@ -11,7 +11,7 @@ input checks (:mod:`~lightning_gan.input_checks`) and the distributed gradient a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,18 +21,19 @@ from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 
 from lightning_gan import input_checks as checks
+from lightning_gan.accumulation import Accumulation
 from lightning_gan.checkpointing import CheckpointState
 from lightning_gan.conditioning import (
     UNCONDITIONAL,
     StepContext,
-    balanced_labels,
     call,
-    check_labels,
     split_scores,
 )
+from lightning_gan.generation import Generation
 from lightning_gan.hooks import HookDispatch, StepOutput
 from lightning_gan.log_cadence import LogCadence
 from lightning_gan.losses import GANLoss, get_loss
+from lightning_gan.lr_schedules import SchedulerFactory, ScheduleStepping
 from lightning_gan.nonfinite import (  # noqa: F401  (re-exported: public names of this module)
     NONFINITE_ACTIONS,
     SCALER_SKIP_LIMIT,
@@ -60,7 +61,15 @@ def _frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
-class GAN(NonFiniteGuard, LogCadence, CheckpointState, LightningModule):
+class GAN(
+    Generation,
+    NonFiniteGuard,
+    LogCadence,
+    CheckpointState,
+    ScheduleStepping,
+    Accumulation,
+    LightningModule,
+):
     """A GAN trained by alternating discriminator and generator steps.
 
     Args:
@@ -87,6 +96,17 @@ class GAN(NonFiniteGuard, LogCadence, CheckpointState, LightningModule):
         ac_weight: weight of the ACGAN auxiliary-classifier loss (Odena et al. 2017): with a
             discriminator returning ``(scores, class_logits)``, ``ac_weight * cross_entropy``
             of the labels is added to D's loss (real and generated) and to G's. 0 disables it.
+        accumulate: gradient accumulation: each network's optimizer steps once per ``k``
+            consecutive batches (micro-batches), on the mean of their losses, which equals one
+            step on a ``k`` times larger batch (for networks without batch statistics). D steps
+            on every ``k``-th batch; a G step then runs ``k`` micro-batches of generated samples
+            in that batch. ``n_critic``, ``max_steps``, penalty intervals, noise schedules and
+            EMA count optimizer steps. Under ``gan_ddp`` gradients are averaged once per step.
+        lr_scheduler_g, lr_scheduler_d: ``optimizer -> scheduler`` factories (a class path with
+            init args from the CLI, e.g. ``torch.optim.lr_scheduler.StepLR``), for either net.
+        lr_scheduler_interval, lr_scheduler_frequency: when they step: ``"step"`` counts
+            optimizer steps of the scheduler's network, ``"epoch"`` training epochs; every
+            ``frequency``-th. ``ReduceLROnPlateau`` monitors ``loss/g`` / ``loss/d``.
 
     ``global_step`` counts optimizer steps of both networks (Lightning counts every
     ``optimizer.step()``), so ``Trainer(max_steps=N)`` stops after N D+G steps in total. The exact
@@ -107,12 +127,21 @@ class GAN(NonFiniteGuard, LogCadence, CheckpointState, LightningModule):
         nonfinite: str = "stop",
         num_classes: int | None = None,
         ac_weight: float = 0.0,
+        accumulate: int = 1,
+        lr_scheduler_g: SchedulerFactory | None = None,
+        lr_scheduler_d: SchedulerFactory | None = None,
+        lr_scheduler_interval: str = "step",
+        lr_scheduler_frequency: int = 1,
     ) -> None:
         super().__init__()
         # Networks are never pickled into hparams (checkpoints stay `weights_only`-loadable);
         # from the CLI their `class_path` config is saved instead, so the CLI can rebuild them.
         given = _given_hyperparameters.get() if _given_hyperparameters is not None else None
-        self.save_hyperparameters(ignore=[] if given else ["generator", "discriminator"])
+        self.save_hyperparameters(
+            ignore=[]
+            if given
+            else ["generator", "discriminator", "lr_scheduler_g", "lr_scheduler_d"]
+        )
         self.automatic_optimization = False
         checks.check_settings(
             n_critic,
@@ -121,6 +150,10 @@ class GAN(NonFiniteGuard, LogCadence, CheckpointState, LightningModule):
             nonfinite,
             num_classes,
             ac_weight,
+        )
+        checks.check_accumulation(accumulate)
+        checks.check_schedule_settings(
+            lr_scheduler_g, lr_scheduler_d, lr_scheduler_interval, lr_scheduler_frequency
         )
         checks.check_networks(generator, latent_dim, num_classes)
         checks.check_discriminator(discriminator, num_classes)
@@ -136,6 +169,14 @@ class GAN(NonFiniteGuard, LogCadence, CheckpointState, LightningModule):
         self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
         self.num_classes = num_classes
         self.ac_weight = float(ac_weight)
+        self.accumulate = accumulate
+        self.lr_scheduler_g, self.lr_scheduler_d = lr_scheduler_g, lr_scheduler_d
+        self.lr_scheduler_interval = lr_scheduler_interval
+        self.lr_scheduler_frequency = lr_scheduler_frequency
+        self._schedules: dict[str, list[Any]] = {"generator": [], "discriminator": []}
+        self._micro_counts = {"generator": 0, "discriminator": 0}
+        self._micro_batches: dict[str, list[tuple[Tensor, Tensor | None]]] = {}
+        self._micro_losses: dict[str, Tensor] = {}
         self._latent_dim = latent_dim
         self.d_steps = 0
         self.g_steps = 0
@@ -152,84 +193,29 @@ class GAN(NonFiniteGuard, LogCadence, CheckpointState, LightningModule):
         self._scale: float | None = None
         self._scaler_skips = {"generator": 0, "discriminator": 0}
 
-    # ----------------------------------------------------------------------------- properties
-    @property
-    def latent_dim(self) -> int:
-        if self._latent_dim is None:
-            self._latent_dim = getattr(self.generator, "latent_dim", None)
-        if self._latent_dim is None:
-            raise ValueError(
-                "Cannot tell the latent size: pass `latent_dim=` to GAN or give the generator "
-                "a `latent_dim` attribute."
-            )
-        return self._latent_dim
+    def configure_optimizers(self) -> Any:
+        """Adam for G and D, in that order (an override must keep the order G, D), with the
+        schedulers of ``lr_scheduler_g`` / ``lr_scheduler_d`` when given.
 
-    # ------------------------------------------------------------------------- public methods
-    def sample_latent(self, n: int) -> Tensor:
-        """Draw ``n`` latent vectors; override for other priors (uniform, truncated, ...)."""
-        return torch.randn(n, self.latent_dim, device=self.device)
-
-    def sample_labels(self, n: int) -> Tensor | None:
-        """Labels for ``sample(n)``: every class equally often; ``None`` when unconditional."""
-        if self.num_classes is None:
-            return None
-        return balanced_labels(n, self.num_classes, self.device)
-
-    @torch.no_grad()
-    def sample(self, n: int, labels: Tensor | None = None) -> Tensor:
-        """Generate ``n`` samples with the evaluation generator (the EMA one when present).
-
-        A conditional GAN draws ``sample_labels(n)`` (balanced) unless ``labels`` are given.
+        An override may return ``[opt_g, opt_d]``, ``([opt_g, opt_d], [sched_g, sched_d])`` or
+        Lightning's dict forms; schedulers are stepped as :mod:`lightning_gan.lr_schedules` says.
         """
-        if labels is None:
-            labels = self.sample_labels(n)
-        else:
-            labels = check_labels(labels, n, self.num_classes, "GAN.sample").to(self.device)
-        generator = self.sampling_generator()
-        was_training = generator.training
-        generator.eval()
-        try:
-            return call(generator, self.sample_latent(n), labels)
-        finally:
-            generator.train(was_training)
-
-    def sampling_generator(self) -> nn.Module:
-        """The generator evaluation uses: a callback's (e.g. EMA), the averaged generator of a
-        loaded checkpoint, or ``self.generator``."""
-        generator = self._dispatch().sampling_generator(self)
-        if generator is None:
-            generator = self.loaded_ema_generator()
-        return self.generator if generator is None else generator
-
-    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        """``G(z)``, or ``G(z, labels)`` for a conditional GAN (training generator, with grad)."""
-        return call(self.generator, z, labels)
-
-    def discriminate(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        """D's scores ``[B]`` of ``x`` (conditioned on ``labels``); ACGAN logits are dropped."""
-        return split_scores(call(self.discriminator, x, labels))[0]
-
-    def real_from_batch(self, batch: Any) -> Tensor:
-        """Extract real data from a batch; ``(data, labels)`` pairs give ``data``."""
-        return batch[0] if isinstance(batch, (tuple, list)) else batch
-
-    def labels_from_batch(self, batch: Any) -> Tensor | None:
-        """The batch's class labels for a conditional GAN (``None`` when unconditional)."""
-        if self.num_classes is None:
-            return None
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise ValueError(
-                f"GAN(num_classes={self.num_classes}) needs (x, y) batches with class labels, "
-                "but the batch has no labels: use a datamodule that yields labels, or "
-                "num_classes=None for an unconditional GAN."
-            )
-        return batch[1]
-
-    def configure_optimizers(self) -> Sequence[torch.optim.Optimizer]:
-        """Adam for G and D, in that order (an override must keep the order G, D)."""
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g)
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d)
-        return [opt_g, opt_d]
+        schedulers = [
+            {
+                "scheduler": factory(optimizer),
+                "interval": self.lr_scheduler_interval,
+                "frequency": self.lr_scheduler_frequency,
+                "name": f"lr/{name}",
+            }
+            for factory, optimizer, name in (
+                (self.lr_scheduler_g, opt_g, "generator"),
+                (self.lr_scheduler_d, opt_d, "discriminator"),
+            )
+            if factory is not None
+        ]
+        return [opt_g, opt_d] if not schedulers else ([opt_g, opt_d], schedulers)
 
     # ---------------------------------------------------------------------------- the step
     def training_step(self, batch: Any, batch_idx: int) -> None:
@@ -261,9 +247,17 @@ class GAN(NonFiniteGuard, LogCadence, CheckpointState, LightningModule):
         if labels is not None or hooks.needs_context:
             self.step_context = StepContext(real_labels, fake_labels, real_scores, fake_scores)
         penalty = hooks.penalty(self, d_real, d_fake)
-        self._optimize(opt_d, discriminator, loss_d if penalty is None else loss_d + penalty)
+        total = loss_d if penalty is None else loss_d + penalty
+        if self.accumulate == 1:
+            self._optimize(opt_d, discriminator, total)
+            batches = None
+        else:  # one micro-batch of k; D steps on the k-th (see `accumulate`)
+            batches = self._accumulate(opt_d, discriminator, total, (real, labels))
+            if batches is None:
+                return
+            loss_d = self._micro_losses.pop("discriminator")
         self.d_steps += 1
-        if self.log_due("loss/d"):
+        if self.log_due("loss/d", self.accumulate):
             self.log_dict(
                 {
                     "loss/d": loss_d.detach(),
@@ -272,6 +266,8 @@ class GAN(NonFiniteGuard, LogCadence, CheckpointState, LightningModule):
                 },
                 prog_bar=True,
             )
+        if self._schedules["discriminator"]:  # after logging: a plateau schedule reads it
+            self._step_schedules("discriminator", "step", self.d_steps)
         if hooks.by_hook["on_discriminator_step_end"]:
             hooks.discriminator_step_end(
                 self,
@@ -281,27 +277,37 @@ class GAN(NonFiniteGuard, LogCadence, CheckpointState, LightningModule):
             )
 
         if self.d_steps % self.n_critic == 0:
-            self._generator_step(opt_g, hooks, real, labels)
+            self._generator_step(opt_g, hooks, batches or [(real, labels)])
 
     def _generator_step(
-        self, opt_g: Any, hooks: HookDispatch, real: Tensor, labels: Tensor | None
+        self, opt_g: Any, hooks: HookDispatch, batches: list[tuple[Tensor, Tensor | None]]
     ) -> None:
-        fake = call(self.generator, self.sample_latent(real.shape[0]), labels)
-        if labels is not None or hooks.needs_context:
-            self.step_context = StepContext(labels, labels)
-        with _frozen(self.discriminator):
-            critic = hooks.critic(self, real, fake) or self.discriminator
-            d_fake, fake_labels = hooks.transform(self, fake, labels, False)
-            fake_scores, fake_logits = split_scores(call(critic, d_fake, fake_labels))
-            fake_scores = hooks.generator_scores(self, fake_scores)
-            loss_g = self.loss_fn.g(fake_scores)
-            if self.ac_weight:
-                loss_g = loss_g + self.ac_weight * F.cross_entropy(fake_logits, fake_labels)
-            self._optimize(opt_g, self.generator, loss_g)
+        """One G step over ``batches`` (the D step's micro-batches; one batch without
+        accumulation), each generating as many samples as its real batch holds."""
+        for real, labels in batches:
+            fake = call(self.generator, self.sample_latent(real.shape[0]), labels)
+            if labels is not None or hooks.needs_context:
+                self.step_context = StepContext(labels, labels)
+            with _frozen(self.discriminator):
+                critic = hooks.critic(self, real, fake) or self.discriminator
+                d_fake, fake_labels = hooks.transform(self, fake, labels, False)
+                fake_scores, fake_logits = split_scores(call(critic, d_fake, fake_labels))
+                fake_scores = hooks.generator_scores(self, fake_scores)
+                loss_g = self.loss_fn.g(fake_scores)
+                if self.ac_weight:
+                    loss_g = loss_g + self.ac_weight * F.cross_entropy(fake_logits, fake_labels)
+                if self.accumulate == 1:
+                    self._optimize(opt_g, self.generator, loss_g)
+                else:
+                    self._accumulate(opt_g, self.generator, loss_g, None)
+        if self.accumulate != 1:
+            loss_g = self._micro_losses.pop("generator")
         self.g_steps += 1
-        # The next G step is n_critic batches away: log now if the logger writes before then.
-        if self.log_due("loss/g", self.n_critic):
+        # The next G step is n_critic D steps away: log now if the logger writes before then.
+        if self.log_due("loss/g", self.n_critic * self.accumulate):
             self.log("loss/g", loss_g.detach(), prog_bar=True)
+        if self._schedules["generator"]:
+            self._step_schedules("generator", "step", self.g_steps)
         if hooks.by_hook["on_generator_step_end"]:
             hooks.generator_step_end(
                 self, StepOutput(loss_g.detach(), fake_scores.detach(), None, fake.detach(), labels)
@@ -341,6 +347,8 @@ class GAN(NonFiniteGuard, LogCadence, CheckpointState, LightningModule):
     def on_fit_start(self) -> None:
         checks.check_strategy(self.trainer.strategy)
         checks.check_optimizers(self.trainer.optimizers, self.generator, self.discriminator)
+        self._setup_schedules(self.trainer)
+        self._micro_counts = {"generator": 0, "discriminator": 0}
         self._hooks = HookDispatch(list(self.trainer.callbacks))
         self._inputs_checked = False
         self._reset_guard(self.trainer)
