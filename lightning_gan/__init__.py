@@ -16,12 +16,24 @@ from lightning_gan.callbacks import (
     WeightClipping,
     WeightPenalty,
 )
+from lightning_gan.callbacks.checkpoint_evaluation import CheckpointEvaluation
+from lightning_gan.callbacks.sample_writer import SampleWriter
+from lightning_gan.conditioning import StepContext
 from lightning_gan.data import Digits, GaussianMixture, MNIST5k, ResumableDataLoader, StackedMNIST
 from lightning_gan.distributed import GANDDPStrategy
+from lightning_gan.evaluation_data import EvaluationData, SampleRequests
 from lightning_gan.hooks import GANCallback, StepOutput
 from lightning_gan.losses import LOSSES, GANLoss, get_loss
 from lightning_gan.module import GAN, NonFiniteError
-from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from lightning_gan.nets import (
+    ConditionalBatchNorm2d,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MinibatchStd,
+    MLPDiscriminator,
+    MLPGenerator,
+    ProjectionHead,
+)
 
 __all__ = [
     "GAN",
@@ -40,6 +52,11 @@ __all__ = [
     "UnrolledDiscriminator",
     "WeightClipping",
     "WeightPenalty",
+    "CheckpointEvaluation",
+    "SampleWriter",
+    "EvaluationData",
+    "SampleRequests",
+    "StepContext",
     "GANCallback",
     "GANDDPStrategy",
     "GANLoss",
@@ -55,5 +72,8 @@ __all__ = [
     "MLPDiscriminator",
     "DCGANGenerator",
     "DCGANDiscriminator",
+    "ConditionalBatchNorm2d",
+    "MinibatchStd",
+    "ProjectionHead",
 ]
 __version__ = "0.1.0"

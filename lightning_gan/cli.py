@@ -1,22 +1,87 @@
-"""``lightning-gan``: the Lightning CLI for GAN training.
+"""``lightning-gan``: the Lightning CLI for GAN training, evaluation and sampling.
 
 Everything is configured by ``class_path``: the module (``GAN`` or a subclass), its generator and
 discriminator, the datamodule, and the remedy/instrument callbacks under ``trainer.callbacks``.
 Optimizers are the module's own (two of them), so the CLI's single-optimizer arguments are off.
+
+Beyond ``fit``, the subcommands run Lightning's own loops on a checkpoint:
+
+* ``validate|test --config C --ckpt_path P``: :class:`~lightning_gan.callbacks.CheckpointEvaluation`
+  evaluates the checkpoint's sampling generator (EMA when trained with it) with the metrics that
+  fit the data, over the datamodule's validation/test split or its training set when it has none
+  (:class:`~lightning_gan.evaluation_data.EvaluationData`); Lightning prints the table.
+* ``predict --config C --ckpt_path P --n N``: N samples through the predict loop
+  (:class:`~lightning_gan.evaluation_data.SampleRequests`), written by
+  :class:`~lightning_gan.callbacks.SampleWriter` as ``samples.png`` and ``samples.pt``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from lightning.pytorch import LightningDataModule
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 import lightning_gan  # noqa: F401  (registers the "gan_ddp" strategy names)
 from lightning_gan.module import GAN
 
 
+class GANCLI(LightningCLI):
+    """LightningCLI with the evaluation and sampling arguments of ``validate|test|predict``."""
+
+    def _prepare_subcommand_parser(
+        self, klass: type, subcommand: str, **kwargs: Any
+    ) -> LightningArgumentParser:
+        # LightningCLI builds one parser per subcommand here and offers no public hook that
+        # knows the subcommand; the extra arguments are not passed on to the Trainer method.
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if subcommand == "predict":
+            parser.add_argument("--n", type=int, default=64, help="samples to generate")
+            parser.add_argument("--seed", type=int, default=0, help="seed of the latents")
+            parser.add_argument("--out_dir", type=str | None, default=None, help="output folder")
+        elif subcommand in ("validate", "test"):
+            parser.add_argument(
+                "--n", type=int | None, default=None, help="generated samples per metric"
+            )
+            parser.add_argument(
+                "--features",
+                type=str | None,
+                default=None,
+                help="feature space: inception, digits, mnist, stacked_mnist (default: by data)",
+            )
+            parser.add_argument("--seed", type=int, default=0, help="seed of the latents")
+        return parser
+
+    def _evaluation_setup(self, subcommand: str) -> None:
+        from lightning_gan.callbacks.checkpoint_evaluation import CheckpointEvaluation
+        from lightning_gan.evaluation_data import EvaluationData
+
+        config = self.config[subcommand]
+        self.datamodule = EvaluationData(self.datamodule)
+        self.trainer.callbacks.append(
+            CheckpointEvaluation(features=config.features, n_samples=config.n, seed=config.seed)
+        )
+
+    def before_validate(self) -> None:
+        self._evaluation_setup("validate")
+
+    def before_test(self) -> None:
+        self._evaluation_setup("test")
+
+    def before_predict(self) -> None:
+        from lightning_gan.callbacks.sample_writer import SampleWriter
+        from lightning_gan.evaluation_data import SampleRequests
+
+        config = self.config["predict"]
+        self.datamodule = SampleRequests(
+            config.n, getattr(self.model, "num_classes", None), source=self.datamodule
+        )
+        self.trainer.callbacks.append(SampleWriter(out_dir=config.out_dir, seed=config.seed))
+
+
 def build_cli(args: list[str] | None = None, run: bool = True) -> LightningCLI:
     """Parse ``args`` (default: ``sys.argv``) and, with ``run``, execute the subcommand."""
-    return LightningCLI(
+    return GANCLI(
         GAN,
         LightningDataModule,
         subclass_mode_model=True,

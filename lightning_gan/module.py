@@ -29,6 +29,7 @@ from lightning_gan.conditioning import (
     call,
     split_scores,
 )
+from lightning_gan.eval_steps import EvaluationSteps
 from lightning_gan.generation import Generation
 from lightning_gan.hooks import HookDispatch, StepOutput
 from lightning_gan.log_cadence import LogCadence
@@ -61,8 +62,14 @@ def _frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+def _class_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """ACGAN's cross-entropy; packed logits ``[B/m, m, K]`` and labels ``[B/m, m]`` flatten."""
+    return F.cross_entropy(logits.flatten(0, -2), labels.flatten())
+
+
 class GAN(
     Generation,
+    EvaluationSteps,
     NonFiniteGuard,
     LogCadence,
     CheckpointState,
@@ -241,8 +248,7 @@ class GAN(
         loss_d = self.loss_fn.d(real_scores, fake_scores)
         if self.ac_weight:
             loss_d = loss_d + self.ac_weight * (
-                F.cross_entropy(real_logits, real_labels)
-                + F.cross_entropy(fake_logits, fake_labels)
+                _class_loss(real_logits, real_labels) + _class_loss(fake_logits, fake_labels)
             )
         if labels is not None or hooks.needs_context:
             self.step_context = StepContext(real_labels, fake_labels, real_scores, fake_scores)
@@ -295,7 +301,7 @@ class GAN(
                 fake_scores = hooks.generator_scores(self, fake_scores)
                 loss_g = self.loss_fn.g(fake_scores)
                 if self.ac_weight:
-                    loss_g = loss_g + self.ac_weight * F.cross_entropy(fake_logits, fake_labels)
+                    loss_g = loss_g + self.ac_weight * _class_loss(fake_logits, fake_labels)
                 if self.accumulate == 1:
                     self._optimize(opt_g, self.generator, loss_g)
                 else:

@@ -43,9 +43,14 @@ def image_grid(
 
 
 def scatter_plot(
-    samples: Tensor, modes: Tensor | None = None, title: str = "", size_inches: float = 4.0
+    samples: Tensor,
+    modes: Tensor | None = None,
+    title: str = "",
+    size_inches: float = 4.0,
+    labels: Tensor | None = None,
 ) -> np.ndarray:
-    """2-D samples (blue) over the true modes (red crosses) as a ``uint8`` ``[H, W, 3]`` array.
+    """2-D samples (blue, or coloured by ``labels``) over the true modes (red crosses) as a
+    ``uint8`` ``[H, W, 3]`` array.
 
     Uses a bare matplotlib ``Figure`` on the Agg canvas, never pyplot, so no global figure is
     opened (nothing to leak) and no interactive backend is touched. Axis limits come from the
@@ -58,10 +63,16 @@ def scatter_plot(
     fig = Figure(figsize=(size_inches, size_inches), dpi=100)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, color="tab:blue", label="generated")
+    if labels is None:
+        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, color="tab:blue")
+    else:  # a conditional generator: one colour per label, so label -> mode is visible
+        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, c=labels.cpu().numpy(), cmap="tab20")
     if modes is not None:
         m = modes.detach().float().cpu().numpy()
-        ax.scatter(m[:, 0], m[:, 1], s=60, marker="x", color="tab:red", label="modes")
+        ax.scatter(m[:, 0], m[:, 1], s=60, marker="x", color="tab:red")
+        if labels is not None and len(m) <= 32:
+            for k, (x, y) in enumerate(m):
+                ax.annotate(str(k), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
         span = np.abs(m).max() * 1.5 + 0.5
         ax.set_xlim(-span, span)
         ax.set_ylim(-span, span)
@@ -78,6 +89,8 @@ class SampleLogger(Callback):
     Samples come from ``gan.sample(n)``, which uses the EMA generator when an EMA callback is
     present. The latents are drawn from a fixed ``seed`` inside a forked RNG, so successive
     pictures show the same latents (progress is visible) and training randomness is untouched.
+    A conditional GAN (``gan.num_classes``) gets one row of ``nrow`` images per class (the first
+    ``max_classes`` classes), or for 2-D data points coloured by their label.
 
     Args:
         every_n_steps: generator steps (``gan.g_steps``) between pictures.
@@ -88,6 +101,7 @@ class SampleLogger(Callback):
         seed: seed of the fixed latents.
         save_dir: also save every picture as PNG here (PNGs always go next to a CSV log).
         log_on_train_end: log a final picture when fit ends between two scheduled ones.
+        max_classes: rows of a conditional image grid (one class per row).
     """
 
     def __init__(
@@ -100,6 +114,7 @@ class SampleLogger(Callback):
         seed: int = 0,
         save_dir: str | os.PathLike | None = None,
         log_on_train_end: bool = True,
+        max_classes: int = 16,
     ) -> None:
         super().__init__()
         if not isinstance(every_n_steps, int) or every_n_steps < 1:
@@ -116,6 +131,9 @@ class SampleLogger(Callback):
         self.seed = seed
         self.save_dir = None if save_dir is None else os.fspath(save_dir)
         self.log_on_train_end = log_on_train_end
+        if not isinstance(max_classes, int) or max_classes < 1:
+            raise ValueError(f"max_classes must be an integer >= 1, got {max_classes!r}.")
+        self.max_classes = max_classes
         self.last_logged_step: int | None = None
         self._warned: set[str] = set()
 
@@ -134,13 +152,13 @@ class SampleLogger(Callback):
     # ------------------------------------------------------------------ public
     def render(self, trainer: Trainer, pl_module: LightningModule, step: int) -> np.ndarray | None:
         """The picture for the current generator as ``uint8`` ``[H, W, 3]``, or ``None``."""
-        samples = self._sample(pl_module)
+        samples, labels = self._sample(pl_module)
         if samples.dim() == 4 and samples.shape[1] in (1, 3):
             return image_grid(samples, self.nrow, self.value_range)
         if samples.dim() == 2 and samples.shape[1] == 2:
             modes = getattr(getattr(trainer, "datamodule", None), "modes", None)
             modes = modes if isinstance(modes, Tensor) else None
-            return scatter_plot(samples, modes, title=f"generator step {step}")
+            return scatter_plot(samples, modes, title=f"generator step {step}", labels=labels)
         self._warn_once(
             "shape",
             f"SampleLogger: cannot picture samples of shape {tuple(samples.shape[1:])}; it draws "
@@ -170,18 +188,35 @@ class SampleLogger(Callback):
             _save_png(picture, self.save_dir, self.key, step)
 
     # ------------------------------------------------------------------ internals
-    def _sample(self, pl_module: Any) -> Tensor:
-        """Samples from fixed latents; without ``n_samples``: 64 images, or 1000 2-D points."""
-        samples = self._sample_seeded(pl_module, self.n_samples or 64)
+    def _sample(self, pl_module: Any) -> tuple[Tensor, Tensor | None]:
+        """Samples from fixed latents (and their labels when conditional); without
+        ``n_samples``: 64 images (``nrow`` per class when conditional), or 1000 2-D points."""
+        classes = getattr(pl_module, "num_classes", None)
+        n = self.n_samples or 64
+        labels = None
+        if classes:
+            labels = self._grid_labels(classes, n, pl_module.device)
+        samples = self._sample_seeded(pl_module, len(labels) if labels is not None else n, labels)
         if self.n_samples is None and samples.dim() == 2 and samples.shape[1] == 2:
-            samples = self._sample_seeded(pl_module, 1000)  # points are cheap; modes need many
-        return samples
+            # points are cheap; modes need many
+            labels = None if not classes else torch.arange(1000, device=pl_module.device) % classes
+            samples = self._sample_seeded(pl_module, 1000, labels)
+        return samples, labels
 
-    def _sample_seeded(self, pl_module: Any, n: int) -> Tensor:
+    def _grid_labels(self, classes: int, n: int, device: torch.device) -> Tensor:
+        """One row of ``nrow`` samples per class (``n_samples``, if given, caps the total)."""
+        rows = min(classes, self.max_classes)
+        if self.n_samples is not None:
+            rows = max(1, min(rows, self.n_samples // self.nrow))
+        return torch.arange(rows, device=device).repeat_interleave(self.nrow)
+
+    def _sample_seeded(self, pl_module: Any, n: int, labels: Tensor | None = None) -> Tensor:
         devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed)
-            return pl_module.sample(n)
+            if labels is None:
+                return pl_module.sample(n)
+            return pl_module.sample(n, labels=labels)
 
     def _send(self, logger: Logger, picture: np.ndarray, logger_step: int, step: int) -> None:
         caption = f"generator step {step}"

@@ -21,11 +21,14 @@ _LAYERS = (
     nn.ConvTranspose1d,
     nn.ConvTranspose2d,
     nn.ConvTranspose3d,
+    # The class embedding of a projection discriminator (Miyato & Koyama 2018 normalise it too).
+    nn.Embedding,
 )
 
 
 class SpectralNorm(Callback):
-    """Wrap every Linear/Conv layer of ``gan.discriminator`` with torch's ``spectral_norm``.
+    """Wrap every Linear/Conv layer and class embedding of ``gan.discriminator`` in
+    torch's ``spectral_norm``.
 
     Applied at ``setup``, which Lightning runs before it restores a checkpoint and before
     ``configure_optimizers``: the state dict then has the parametrized keys
