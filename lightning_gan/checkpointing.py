@@ -9,6 +9,9 @@ checkpoint of a run trained with ``GeneratorEMA`` must sample with the EMA weigh
 from __future__ import annotations
 
 import copy
+import os
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,17 +39,38 @@ class CheckpointState:
                 "updates are never applied."
             )
         checkpoint["gan_steps"] = {"d_steps": self.d_steps, "g_steps": self.g_steps}
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
+        if datamodule is not None:
+            checkpoint["datamodule_class"] = type(
+                getattr(datamodule, "source", datamodule)
+            ).__name__
         checkpoint["gan_rng"] = self._rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if self.strict_loading and "state_dict" in checkpoint:
+        if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+            raise ValueError(
+                "This file is not a Lightning checkpoint (it has no 'state_dict'): resume from a "
+                "file written by ModelCheckpoint or trainer.save_checkpoint; to load bare "
+                "generator weights use `gan.generator.load_state_dict(torch.load(path))`."
+            )
+        if self.strict_loading:
             check_same_architecture(self.state_dict(), checkpoint["state_dict"])
+        if self._trainer is not None:
+            warn_changed_settings(self, checkpoint)
         steps = checkpoint.get("gan_steps", {})
         self.d_steps = int(steps.get("d_steps", 0))
         self.g_steps = int(steps.get("g_steps", 0))
         self._rng_to_restore = checkpoint.get("gan_rng")
         self._ema_state = averaged_generator_state(checkpoint)
         self._loaded_ema = []
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> Any:
+        """Lightning's ``load_from_checkpoint``, with the file checked first (truncated, empty,
+        foreign files fail with the fix instead of a low-level read error)."""
+        if isinstance(checkpoint_path, (str, os.PathLike)):
+            check_checkpoint_file(checkpoint_path)
+        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
     def loaded_ema_generator(self) -> nn.Module | None:
         """The averaged generator saved in the loaded checkpoint (built on first use), or None.
@@ -94,6 +118,79 @@ class CheckpointState:
                 gathered = self.all_gather(local.to(self.device)).cpu()
                 states[key] = list(gathered)
         return states
+
+
+def check_checkpoint_file(path: str | os.PathLike) -> None:
+    """Refuse a missing, truncated or foreign checkpoint file with the fix, before torch reads it.
+
+    ``torch.save`` writes a zip archive whose directory is at the end, so a file cut short by a
+    crash or a full disk has no readable directory; checking that costs one small read, where
+    ``torch.load`` would fail with a low-level miniz, EOF or OS error.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"ckpt_path={str(path)!r} is a folder: pass a checkpoint file inside it (e.g. "
+            f"{str(path / 'last.ckpt')!r})."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"ckpt_path={str(path)!r}: no such checkpoint file.")
+    problem = None
+    if path.stat().st_size == 0:
+        problem = "is empty"
+    elif not zipfile.is_zipfile(path):
+        problem = "is truncated or not a PyTorch checkpoint (no zip directory at its end)"
+    else:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.namelist()
+        except (zipfile.BadZipFile, OSError) as error:
+            problem = f"cannot be read ({error})"
+    if problem:
+        raise ValueError(
+            f"Checkpoint {str(path)!r} {problem}: it was probably cut short by a crash or a full "
+            "disk. Resume from an earlier checkpoint of the run (ModelCheckpoint(save_top_k=-1) "
+            "or every_n_train_steps keeps several), or start without ckpt_path."
+        )
+
+
+#: Settings whose change on resume is worth a word: they change what is being trained.
+_WATCHED = ("loss", "n_critic", "num_classes", "latent_dim", "ac_weight", "accumulate")
+
+
+def warn_changed_settings(gan: Any, checkpoint: dict[str, Any]) -> None:
+    """Warn when a run resumes with other settings or data than the checkpoint was written with.
+
+    A warning, not an error: changing a setting on resume can be intended (fine-tuning with
+    another loss); resuming a ring run with the grid's config rarely is.
+    """
+    from lightning.pytorch.utilities import rank_zero_warn
+
+    changes = []
+    saved = checkpoint.get("hyper_parameters") or {}
+    for key in _WATCHED:
+        if key in saved and key in gan.hparams and saved[key] != gan.hparams[key]:
+            changes.append(f"model {key}: {saved[key]!r} -> {gan.hparams[key]!r}")
+    datamodule = getattr(gan.trainer, "datamodule", None)
+    saved_data = checkpoint.get("datamodule_hyper_parameters")
+    if datamodule is not None and isinstance(saved_data, dict):
+        data = dict(getattr(datamodule, "hparams", {}))
+        if type(datamodule).__name__ != checkpoint.get(
+            "datamodule_class", type(datamodule).__name__
+        ):
+            changes.append(
+                f"datamodule: {checkpoint['datamodule_class']} -> {type(datamodule).__name__}"
+            )
+        for key in sorted(set(saved_data) & set(data)):
+            if key not in ("batch_size", "num_workers") and saved_data[key] != data[key]:
+                changes.append(f"data {key}: {saved_data[key]!r} -> {data[key]!r}")
+    if changes:
+        rank_zero_warn(
+            "Resuming with settings that differ from the checkpoint's: "
+            + "; ".join(changes)
+            + ". If that is not intended, resume with the run's own config (the CLI saves it as "
+            "config.yaml in the run folder)."
+        )
 
 
 def averaged_generator_state(checkpoint: dict[str, Any]) -> dict[str, Tensor] | None:

@@ -29,6 +29,8 @@ class GANDDPStrategy(DDPStrategy):
     """Data-parallel GAN training without a DDP wrapper (see module docstring for why)."""
 
     strategy_name = "gan_ddp"
+    #: ``GAN.setup`` offsets the seed for other strategies; this one does it at process start.
+    offsets_seed_by_rank = True
 
     def setup_distributed(self) -> None:
         super().setup_distributed()

@@ -6,6 +6,7 @@ step's cost must not grow), and always before any weight changes.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -93,6 +94,10 @@ def check_schedule_settings(
 
 def check_networks(generator: nn.Module | None, latent_dim: int | None, num_classes: Any) -> None:
     """What can be checked of the networks without running them."""
+    if latent_dim is not None and (
+        isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1
+    ):
+        raise ValueError(f"latent_dim must be an integer >= 1 (or None), got {latent_dim!r}.")
     own = getattr(generator, "latent_dim", None)
     if latent_dim is not None and isinstance(own, int) and own != latent_dim:
         raise ValueError(
@@ -111,6 +116,42 @@ def check_networks(generator: nn.Module | None, latent_dim: int | None, num_clas
                 f"The {name} is conditional (num_classes={classes}) but the GAN is not: pass "
                 f"GAN(num_classes={classes}) so labels reach the networks."
             )
+
+
+def check_modules(generator: Any, discriminator: Any) -> None:
+    """Both networks are distinct ``nn.Module`` s with something to train."""
+    for name, net in (("generator", generator), ("discriminator", discriminator)):
+        if net is None:
+            continue
+        if not isinstance(net, nn.Module):
+            raise TypeError(
+                f"The {name} must be a torch.nn.Module, got {type(net).__name__}: wrap a "
+                "function in an nn.Module (its parameters are what the optimizer trains)."
+            )
+        if not any(p.requires_grad for p in net.parameters()):
+            raise ValueError(
+                f"The {name} has no trainable parameters (none, or all with requires_grad="
+                f"False): unfreeze it (`{name}.requires_grad_(True)`) or give it layers."
+            )
+    if generator is not None and generator is discriminator:
+        raise ValueError(
+            "generator and discriminator are the same module: pass two separate networks."
+        )
+
+
+def check_batch_count(trainer: Any) -> None:
+    """Refuse a fit that would run zero batches (Lightning only warns, and exits 0)."""
+    batches = trainer.num_training_batches
+    if batches == 0:
+        loader = trainer.train_dataloader
+        size = batch = "?"
+        with contextlib.suppress(AttributeError, TypeError):
+            size, batch = len(loader.dataset), loader.batch_size
+        raise ValueError(
+            f"The training dataloader yields no batches (dataset of {size} samples, batch_size="
+            f"{batch}, and GAN datamodules drop the last incomplete batch): lower batch_size "
+            "below the number of samples, or check that the dataset is not empty."
+        )
 
 
 def check_discriminator(discriminator: nn.Module | None, num_classes: Any) -> None:
@@ -158,6 +199,11 @@ def check_optimizers(
 
 def check_real_batch(real: Any, labels: Any, num_classes: int | None) -> None:
     """The first batch's data and labels, before the generator runs on them."""
+    if isinstance(real, dict):
+        raise TypeError(
+            f"The batch is a dict (keys {sorted(real)}): GAN takes a tensor or an (x, y) pair; "
+            "override `GAN.real_from_batch` (and `labels_from_batch`) to pick the entries."
+        )
     if not isinstance(real, Tensor) or not real.is_floating_point():
         got = real.dtype if isinstance(real, Tensor) else type(real).__name__
         raise TypeError(
@@ -190,8 +236,8 @@ def check_real_batch(real: Any, labels: Any, num_classes: int | None) -> None:
         )
 
 
-def check_generated(fake: Any, real: Tensor) -> None:
-    """The generator's first output: a tensor shaped like the data."""
+def check_generated(fake: Any, real: Tensor, generator: nn.Module) -> None:
+    """The generator's first output: a finite tensor shaped, typed and scaled like the data."""
     if not isinstance(fake, Tensor):
         raise TypeError(
             f"The generator returned a {type(fake).__name__}, not a tensor: make its forward "
@@ -203,6 +249,37 @@ def check_generated(fake: Any, real: Tensor) -> None:
             f"shape {tuple(real.shape[1:])}: set the generator's output size to match the "
             "data (e.g. `out_dim` of MLPGenerator, `channels`/`image_size` of DCGANGenerator)."
         )
+    if fake.dtype != real.dtype:
+        raise TypeError(
+            f"The generator makes {fake.dtype} samples but the data is {real.dtype}: use one "
+            "precision for both (e.g. `x.float()` in the dataset, or `generator.to(dtype)`)."
+        )
+    if not bool(torch.isfinite(fake).all()):
+        raise ValueError(
+            "The generator's first samples contain NaN/inf before any training: check its "
+            "initialisation and forward (e.g. a division or log of zero)."
+        )
+    last = [m for m in generator.modules() if not list(m.children())]
+    if last and isinstance(last[-1], nn.Tanh):
+        low, high = float(real.min()), float(real.max())
+        if low < -1.05 or high > 1.05:
+            raise ValueError(
+                f"The generator ends in tanh (outputs in [-1, 1]) but the data spans "
+                f"[{low:.3g}, {high:.3g}]: scale the data to [-1, 1] (images: x / 127.5 - 1 "
+                "for 0..255, x * 2 - 1 for 0..1)."
+            )
+
+
+def check_batch_norm(real: Tensor, *networks: nn.Module) -> None:
+    """BatchNorm needs more than one sample per batch (torch fails deep inside otherwise)."""
+    if real.shape[0] > 1:
+        return
+    for net in networks:
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+            raise ValueError(
+                f"A batch of {real.shape[0]} sample cannot train a network with BatchNorm: use "
+                "batch_size >= 2 (GAN batches are usually 32-256)."
+            )
 
 
 def check_scores(output: Any, batch_size: int, ac_weight: float, num_classes: int | None) -> None:

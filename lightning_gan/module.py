@@ -162,6 +162,7 @@ class GAN(
         checks.check_schedule_settings(
             lr_scheduler_g, lr_scheduler_d, lr_scheduler_interval, lr_scheduler_frequency
         )
+        checks.check_modules(generator, discriminator)
         checks.check_networks(generator, latent_dim, num_classes)
         checks.check_discriminator(discriminator, num_classes)
         if generator is not None:
@@ -343,12 +344,25 @@ class GAN(
         """The first batch's generated samples, made exactly as every later batch makes them,
         with the data, labels and samples checked before any weight changes."""
         checks.check_real_batch(real, labels, self.num_classes)
+        checks.check_batch_norm(real, self.generator, self.discriminator)
         try:
             fake = call(self.generator, self.sample_latent(real.shape[0]), labels)
         except RuntimeError as error:  # e.g. "mat1 and mat2 shapes cannot be multiplied"
             raise checks.generator_error(error, self.latent_dim, self.num_classes) from error
-        checks.check_generated(fake, real)
+        checks.check_generated(fake, real, self.generator)
         return fake
+
+    def setup(self, stage: str) -> None:
+        # Every rank must draw its own latents and noise; `gan_ddp` offsets the seed itself,
+        # other multi-process strategies (DDP with unused-parameter search) would not.
+        trainer = self._trainer
+        if (
+            stage == "fit"
+            and trainer is not None
+            and trainer.world_size > 1
+            and not getattr(trainer.strategy, "offsets_seed_by_rank", False)
+        ):
+            torch.manual_seed(torch.initial_seed() + trainer.global_rank)
 
     def on_fit_start(self) -> None:
         checks.check_strategy(self.trainer.strategy)
@@ -362,6 +376,8 @@ class GAN(
         self._logged_keys = set()
 
     def on_fit_end(self) -> None:
+        # Lightning skips a loader without batches with an info line and exits 0: say why.
+        checks.check_batch_count(self.trainer)
         self._hooks = None
         self._grad_sync = None
         self._last_real = None
