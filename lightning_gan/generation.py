@@ -52,6 +52,8 @@ class Generation:
 
         A conditional GAN draws ``sample_labels(n)`` (balanced) unless ``labels`` are given.
         """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"GAN.sample: n must be an integer >= 0 (samples), got {n!r}.")
         if labels is None:
             labels = self.sample_labels(n)
         else:

@@ -42,6 +42,7 @@ from lightning_gan.nonfinite import (  # noqa: F401  (re-exported: public names 
     NonFiniteGuard,
     gradients_finite,
 )
+from lightning_gan.progress import use_gan_progress_bar
 
 try:  # LightningCLI passes the config of injected networks through this context
     from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
@@ -369,6 +370,7 @@ class GAN(
         checks.check_optimizers(self.trainer.optimizers, self.generator, self.discriminator)
         self._setup_schedules(self.trainer)
         self._micro_counts = {"generator": 0, "discriminator": 0}
+        use_gan_progress_bar(self.trainer)
         self._hooks = HookDispatch(list(self.trainer.callbacks))
         self._inputs_checked = False
         self._reset_guard(self.trainer)

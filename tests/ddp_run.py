@@ -4,9 +4,10 @@ Run by tests/test_ddp.py in a subprocess (Lightning's popen launcher re-executes
 rank 1). Latents come from a fixed table indexed by the sample ids in the batch, so a 2-process
 run and a 1-process run over the same global batches see the same latents and data.
 
-usage: python tests/ddp_run.py OUT_DIR STRATEGY DEVICES BATCH [callbacks]
+usage: python tests/ddp_run.py OUT_DIR STRATEGY DEVICES BATCH [callbacks|conditional]
 (BATCH is per rank; global for 1 device.) With `callbacks`, every stateful remedy and
-instrument is attached and the run saves what each rank ends with.
+instrument is attached and the run saves what each rank ends with; with `conditional` the GAN
+and its networks are class-conditional (2 classes: sample id modulo 2).
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ N_SAMPLES, LATENT, BATCHES = 256, 4, 8
 class IndexedLatentGAN(GAN):
     """Latents looked up by sample id: identical whether a batch is split over ranks or not."""
 
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int | None = None) -> None:
         super().__init__(
-            MLPGenerator(latent_dim=LATENT, out_dim=2, hidden=16, depth=2),
-            MLPDiscriminator(in_dim=2, hidden=16, depth=2),
+            MLPGenerator(latent_dim=LATENT, out_dim=2, hidden=16, depth=2, num_classes=num_classes),
+            MLPDiscriminator(in_dim=2, hidden=16, depth=2, num_classes=num_classes),
             lr_g=1e-2,
             lr_d=1e-2,
+            num_classes=num_classes,
         )
         table = torch.randn(2, N_SAMPLES, LATENT, generator=torch.Generator().manual_seed(1))
         self.register_buffer("z_table", table, persistent=False)
@@ -45,6 +47,9 @@ class IndexedLatentGAN(GAN):
         if self.first_random_latent is None:
             self.first_random_latent = torch.randn(LATENT)  # shows per-rank latent seeding
         return super().training_step(batch, batch_idx)
+
+    def labels_from_batch(self, batch):
+        return None if self.num_classes is None else batch[1] % self.num_classes
 
     def sample_latent(self, n: int) -> torch.Tensor:
         if self._phase >= 2:  # evaluation callbacks sampling outside the two step phases
@@ -73,8 +78,9 @@ def main() -> None:
         loader = DataLoader(dataset, batch_sampler=_global_batches(batch // 2))
     else:  # Lightning injects its DistributedSampler (shuffled, seed 0)
         loader = DataLoader(dataset, batch_size=batch)
-    gan = IndexedLatentGAN()
     with_callbacks = sys.argv[5:] == ["callbacks"]
+    conditional = sys.argv[5:] == ["conditional"]
+    gan = IndexedLatentGAN(num_classes=2 if conditional else None)
     callbacks = _all_callbacks() if with_callbacks else []
     trainer = L.Trainer(
         callbacks=callbacks,
@@ -98,7 +104,7 @@ def main() -> None:
     if with_callbacks:
         result["ema"] = torch.cat([p.reshape(-1) for p in gan.sampling_generator().parameters()])
         result["metrics"] = {k: v.item() for k, v in trainer.callback_metrics.items()}
-    suffix = "-callbacks" if with_callbacks else ""
+    suffix = "-callbacks" if with_callbacks else "-conditional" if conditional else ""
     torch.save(result, Path(out) / f"{strategy}-{devices}{suffix}-rank{rank}.pt")
 
 

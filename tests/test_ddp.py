@@ -32,6 +32,7 @@ def runs(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ddp")
     _run(out, "gan_ddp", 2, 16)
     _run(out, "auto", 1, 32)
+    _run(out, "ddp_find_unused_parameters_true", 2, 16)
     return out
 
 
@@ -50,10 +51,21 @@ def test_two_ranks_match_one_process_on_the_same_global_batches(runs: Path) -> N
     torch.testing.assert_close(ddp, single, rtol=1e-5, atol=1e-6)
 
 
-def test_ranks_draw_different_latents(runs: Path) -> None:
-    rank0 = torch.load(runs / "gan_ddp-2-rank0.pt")["latent"]
-    rank1 = torch.load(runs / "gan_ddp-2-rank1.pt")["latent"]
+@pytest.mark.parametrize("strategy", ["gan_ddp", "ddp_find_unused_parameters_true"])
+def test_ranks_draw_different_latents(runs: Path, strategy: str) -> None:
+    rank0 = torch.load(runs / f"{strategy}-2-rank0.pt")["latent"]
+    rank1 = torch.load(runs / f"{strategy}-2-rank1.pt")["latent"]
     assert not torch.equal(rank0, rank1)
+
+
+def test_conditional_gan_ranks_match_one_process(tmp_path: Path) -> None:
+    _run(tmp_path, "gan_ddp", 2, 16, "conditional")
+    _run(tmp_path, "auto", 1, 32, "conditional")
+    rank0 = torch.load(tmp_path / "gan_ddp-2-conditional-rank0.pt")
+    rank1 = torch.load(tmp_path / "gan_ddp-2-conditional-rank1.pt")
+    single = torch.load(tmp_path / "auto-1-conditional-rank0.pt")
+    assert torch.equal(rank0["weights"], rank1["weights"]) and rank0["steps"] == [8, 8]
+    torch.testing.assert_close(rank0["weights"], single["weights"], rtol=1e-5, atol=1e-6)
 
 
 def test_callbacks_keep_ranks_identical_and_metrics_agree(tmp_path: Path) -> None:

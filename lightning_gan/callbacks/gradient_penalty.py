@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from lightning_gan.conditioning import scores as score
@@ -47,6 +48,16 @@ def input_gradients(discriminator: nn.Module, x: Tensor, labels: Tensor | None =
 
 def _per_sample_sq_norm(grad: Tensor) -> Tensor:
     return grad.reshape(grad.shape[0], -1).square().sum(dim=1)
+
+
+def warn_batch_norm(discriminator: nn.Module, penalty: str) -> None:
+    """Per-sample input gradients are wrong through BatchNorm, which mixes a batch's samples."""
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()):
+        rank_zero_warn(
+            f"{penalty}: the discriminator has BatchNorm, which couples the samples of a batch, "
+            "so the per-sample gradient penalty is not what the paper computes; use a "
+            "discriminator without it (DCGANDiscriminator(norm='layer') or norm='none')."
+        )
 
 
 def _check_non_negative(name: str, value: float) -> None:
@@ -94,6 +105,9 @@ class GradientPenalty(GANCallback):
         # vector_norm's backward is 0 at a zero gradient, where sqrt(sum of squares) gives NaN.
         norm = torch.linalg.vector_norm(grad.reshape(n, -1), dim=1)
         return (norm - self.target).square().mean()
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        warn_batch_norm(pl_module.discriminator, type(self).__name__)
 
     def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
         value = self.value(gan.discriminator, real, fake, gan.step_context.real_labels)
@@ -153,6 +167,7 @@ class _ZeroCentredPenalty(GANCallback):
         reproduce StyleGAN2 hyperparameters, which are quoted before correction. Applied to the
         freshly configured optimizer; on resume the saved (already corrected) values replace it.
         """
+        warn_batch_norm(pl_module.discriminator, type(self).__name__)
         if not self.adam_correction or self.interval == 1:
             return
         ratio = self.interval / (self.interval + 1)
