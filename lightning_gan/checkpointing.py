@@ -20,6 +20,12 @@ from torch import Tensor, nn
 
 from lightning_gan.nonfinite import NonFiniteError
 
+NOT_A_CHECKPOINT = (
+    "This file is not a Lightning checkpoint (no 'state_dict' / version entry): resume from a "
+    "file written by ModelCheckpoint or trainer.save_checkpoint; to load bare weights use "
+    "`gan.load_state_dict(torch.load(path))` (or `gan.generator.load_state_dict(...)`)."
+)
+
 
 class CheckpointState:
     """Mixin of :class:`~lightning_gan.GAN`: counters, RNG states and the averaged generator."""
@@ -48,11 +54,7 @@ class CheckpointState:
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-            raise ValueError(
-                "This file is not a Lightning checkpoint (it has no 'state_dict'): resume from a "
-                "file written by ModelCheckpoint or trainer.save_checkpoint; to load bare "
-                "generator weights use `gan.generator.load_state_dict(torch.load(path))`."
-            )
+            raise ValueError(NOT_A_CHECKPOINT)
         if self.strict_loading:
             check_same_architecture(self.state_dict(), checkpoint["state_dict"])
         if self._trainer is not None:
@@ -70,7 +72,12 @@ class CheckpointState:
         foreign files fail with the fix instead of a low-level read error)."""
         if isinstance(checkpoint_path, (str, os.PathLike)):
             check_checkpoint_file(checkpoint_path)
-        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+        try:
+            return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+        except KeyError as error:  # Lightning reads its version key before any hook runs
+            if error.args and error.args[0] in ("pytorch-lightning_version", "state_dict"):
+                raise ValueError(NOT_A_CHECKPOINT) from error
+            raise
 
     def loaded_ema_generator(self) -> nn.Module | None:
         """The averaged generator saved in the loaded checkpoint (built on first use), or None.

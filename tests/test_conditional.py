@@ -244,3 +244,73 @@ def test_generator_and_gan_disagreeing_on_classes_fail_at_construction() -> None
         GAN(LabelsIgnored(g, 3), d)
     with pytest.raises(ValueError, match="pass num_classes=K too"):
         GAN(g, d, ac_weight=1.0)
+
+
+def _ring_label_accuracy(gan: GAN, data) -> list[float]:
+    """Share of each label's samples that lie within 3 std of that label's own mode."""
+    from lightning_gan.metrics.mode_coverage import MixtureCoverage
+
+    labels = torch.arange(2400) % 8
+    torch.manual_seed(0)
+    nearest, hq = MixtureCoverage(data.modes, data.std).assign(gan.sample(2400, labels=labels))
+    return [float(((nearest == k) & hq)[labels == k].float().mean()) for k in range(8)]
+
+
+def test_conditional_ring_puts_every_label_on_its_mode() -> None:
+    from lightning_gan import GaussianMixture
+
+    L.seed_everything(0, verbose=False)
+    data = GaussianMixture("ring", n_samples=20000, batch_size=128, seed=0)
+    gan = GAN(
+        MLPGenerator(latent_dim=4, out_dim=2, hidden=64, depth=2, num_classes=8),
+        MLPDiscriminator(in_dim=2, hidden=64, depth=2, num_classes=8),
+        num_classes=8,
+        lr_g=1e-3,
+        lr_d=1e-3,
+        betas_g=(0.5, 0.99),
+        betas_d=(0.5, 0.99),
+    )
+    quiet_trainer(max_steps=3000, callbacks=[GeneratorEMA(decay=0.99)]).fit(gan, data)
+    accuracy = _ring_label_accuracy(gan, data)
+    assert min(accuracy) >= 0.9, accuracy
+
+
+@pytest.mark.slow
+def test_conditional_dcgan_draws_the_asked_digit() -> None:
+    from lightning_gan import DCGANDiscriminator, DCGANGenerator, Digits
+    from lightning_gan.metrics.digit_classifier import load_digit_net
+
+    L.seed_everything(0, verbose=False)
+    gan = GAN(
+        DCGANGenerator(latent_dim=32, channels=1, image_size=8, width=32, num_classes=10),
+        DCGANDiscriminator(channels=1, image_size=8, width=32, norm="none", num_classes=10),
+        num_classes=10,
+    )
+    quiet_trainer(max_steps=3000).fit(gan, Digits(batch_size=64))
+    labels = torch.arange(1000) % 10
+    torch.manual_seed(0)
+    with torch.no_grad():
+        read = load_digit_net("digits")(gan.sample(1000, labels=labels)).argmax(1)
+    assert float((read == labels).float().mean()) >= 0.9  # 0.938 when written
+
+
+def test_conditional_configs_train_from_the_cli(tmp_path, monkeypatch) -> None:
+    import sys
+    from pathlib import Path
+
+    from lightning_gan.cli import build_cli
+
+    monkeypatch.setattr(sys, "argv", ["lightning-gan"])
+    configs = Path(__file__).resolve().parents[1] / "examples" / "configs"
+    for name in ("ring_conditional", "digits_conditional", "mnist5k_conditional"):
+        cli = build_cli(
+            [
+                "fit",
+                f"--config={configs / f'{name}.yaml'}",
+                "--trainer.max_steps=4",
+                f"--trainer.default_root_dir={tmp_path / name}",
+                "--trainer.enable_progress_bar=false",
+                "--trainer.logger=false",
+            ]
+        )
+        assert cli.model.num_classes is not None and cli.model.g_steps == 2, name
