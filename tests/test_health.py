@@ -19,7 +19,9 @@ from lightning.pytorch.loggers import CSVLogger
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_gan.callbacks.evaluation import FeatureMetrics
 from lightning_gan.callbacks.health import FLAGS, GANHealth, GANTrainingFailure
+from lightning_gan.data import Digits
 from lightning_gan.hooks import GANCallback
 from lightning_gan.metrics.health_signals import (
     oscillation_score,
@@ -27,12 +29,14 @@ from lightning_gan.metrics.health_signals import (
     total_norm,
 )
 from lightning_gan.module import GAN
+from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
 from tests.helpers import quiet_trainer, ring_data, tiny_gan
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Using ModelCheckpoint with manual optimization"),
     pytest.mark.filterwarnings("ignore:The number of training batches"),
     pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`"),
+    pytest.mark.filterwarnings("ignore:FeatureMetrics. n_samples=.* is below"),
 ]
 
 
@@ -81,6 +85,10 @@ def test_bad_parameters_raise_with_the_fix() -> None:
         GANHealth(collapse_ratio=0)
     with pytest.raises(ValueError, match=r"d_confidence must be in \(0.5, 1\)"):
         GANHealth(d_confidence=1.5)
+    with pytest.raises(ValueError, match="collapse_signal must be one of"):
+        GANHealth(collapse_signal="fid")
+    with pytest.raises(ValueError, match=r"collapse_drop must be in \(0, 1\)"):
+        GANHealth(collapse_signal="recall", collapse_drop=1.0)
 
 
 # ----------------------------------------------------------------------------- runs
@@ -347,3 +355,64 @@ def test_history_is_checkpointed_and_resumed(tmp_path: Path) -> None:
     assert len(resumed.history["loss_d"]) == 26
     assert list(resumed.history["loss_d"])[:16] == saved["history"]["loss_d"]
     assert [s["step"] for s in resumed.signals] == [5, 10, 15, 20, 25]
+
+
+# ------------------------------------------------------- mode collapse from the evaluation metrics
+class _CollapsingGenerator(nn.Module):
+    """A DCGAN generator that, from G step ``at`` on, maps every latent to one of 4 fixed ones
+    (by the signs of its first two entries): a partial collapse to 4 images. The 4 images are as
+    far apart as real digits, so the batch diversity ratio barely moves; recall cannot miss it."""
+
+    def __init__(self, at: int | None) -> None:
+        super().__init__()
+        self.inner = DCGANGenerator(latent_dim=16, channels=1, image_size=8, width=16)
+        self.latent_dim, self.at, self.steps = 16, at, lambda: 0
+        self.register_buffer(
+            "fixed", torch.randn(4, 16, generator=torch.Generator().manual_seed(1))
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        if self.at is not None and self.steps() >= self.at:
+            z = self.fixed[(z[:, 0] > 0).long() + 2 * (z[:, 1] > 0).long()]
+        return self.inner(z)
+
+
+def _digits_run(collapse_at: int | None, **health_kwargs) -> tuple[GANHealth, FeatureMetrics]:
+    """250 G steps of a small DCGAN on 8x8 digits, recall/coverage every 25 steps (~4 s)."""
+    L.seed_everything(0, verbose=False)
+    generator = _CollapsingGenerator(collapse_at)
+    gan = GAN(
+        generator, DCGANDiscriminator(channels=1, image_size=8, width=16), lr_g=1e-3, lr_d=1e-3
+    )
+    generator.steps = lambda: gan.g_steps
+    metrics = FeatureMetrics(
+        every_n_steps=25, n_samples=500, features="digits", metrics=["recall", "coverage"]
+    )
+    health = GANHealth(every_n_steps=25, warmup_steps=50, patience=2, **health_kwargs)
+    trainer = quiet_trainer(max_steps=2 * 250, callbacks=[metrics, health])
+    trainer.fit(gan, datamodule=Digits(batch_size=64))
+    return health, metrics
+
+
+def test_recall_signal_stays_quiet_on_a_healthy_run() -> None:
+    health, metrics = _digits_run(None, collapse_signal="recall")
+    recall = [h["eval/recall"] for h in metrics.history]
+    assert recall[0] < 0.05 and max(recall) > 0.4  # a young G starts near 0, then learns
+    assert _fired(health) == set()
+    assert health.signals[-1]["collapse_signal"] == recall[-1]
+
+
+def test_recall_signal_fires_on_a_partial_collapse_the_diversity_ratio_misses() -> None:
+    with pytest.warns(UserWarning, match=r"mode_collapse at generator step 200 .*recall 0 \(best"):
+        health, metrics = _digits_run(175, collapse_signal="recall")
+    recall = {h["step"]: h["eval/recall"] for h in metrics.history}
+    assert recall[150] > 0.2 and recall[175] < 0.01 and recall[200] < 0.01
+    assert health.fired_at["mode_collapse"] == 200  # the second collapsed evaluation
+    # the default signal would not have fired: 4 distinct digits look diverse pixel-wise
+    assert min(s["diversity_ratio"] for s in health.signals) > 0.5 > health.collapse_ratio
+
+
+def test_metric_signal_without_the_evaluation_callback_names_the_fix() -> None:
+    health = GANHealth(collapse_signal="coverage")
+    with pytest.raises(ValueError, match=r"FeatureMetrics\(metrics=\['coverage', \.\.\.\]\)"):
+        _fit(tiny_gan(), 4, health)

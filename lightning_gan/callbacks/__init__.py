@@ -2,6 +2,7 @@
 
 from lightning_gan.callbacks.coverage import ModeCoverageCallback
 from lightning_gan.callbacks.ema import GeneratorEMA
+from lightning_gan.callbacks.evaluation import FeatureMetrics
 from lightning_gan.callbacks.fid import FIDKIDCallback
 from lightning_gan.callbacks.gradient_penalty import GradientPenalty, R1Penalty, R2Penalty
 from lightning_gan.callbacks.health import GANHealth, GANTrainingFailure
@@ -13,6 +14,7 @@ from lightning_gan.callbacks.weight_constraints import WeightClipping, WeightPen
 
 __all__ = [
     "FIDKIDCallback",
+    "FeatureMetrics",
     "GANHealth",
     "GANTrainingFailure",
     "GeneratorEMA",

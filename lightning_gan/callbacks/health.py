@@ -4,7 +4,9 @@ GAN losses do not fall when training goes well, so a loss curve alone cannot tel
 from a collapsed one. This callback watches cheap signals the step already has (D's scores, the
 gradients just used, the generated and real batches) and raises five flags:
 
-``mode_collapse``     generated batch far less diverse than the real batch
+``mode_collapse``     generated batch far less diverse than the real batch (or, with
+                      ``collapse_signal="recall"|"coverage"``, that metric of the evaluation
+                      callback falling over its last evaluations: for data without known modes)
 ``vanishing_g_grad``  generator gradient near zero while D confidently wins (saturated loss)
 ``divergence``        NaN/inf in a loss or in the weights, or exploding losses/gradients
 ``oscillation``       the D loss swings periodically over the window (rotation, no convergence)
@@ -29,6 +31,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
+from lightning_gan.callbacks.evaluation import FeatureMetrics
 from lightning_gan.hooks import GANCallback, StepOutput
 from lightning_gan.metrics.health_signals import (
     diversity_ratio,
@@ -41,6 +44,7 @@ from lightning_gan.metrics.health_signals import (
 
 FLAGS = ("mode_collapse", "vanishing_g_grad", "divergence", "oscillation", "d_collapse")
 _ON_FAILURE = ("warn", "stop", "raise")
+_COLLAPSE_SIGNALS = ("diversity", "recall", "coverage")
 # Per-step series kept for the window (D phase: loss and mean scores; G phase: loss).
 _D_SERIES = ("loss_d", "d_score_real", "d_score_fake")
 # Values measured every `every_n_steps` batches, in the order they are stacked on the device.
@@ -54,7 +58,7 @@ _D_PROBE = (
     "cross_distance",
 )
 # Kept in `signals` for inspection but not logged (the module already logs its losses).
-_NOT_LOGGED = ("step", "loss_d", "loss_g")
+_NOT_LOGGED = ("step", "loss_d", "loss_g", "collapse_best", "collapse_streak")
 
 
 class GANTrainingFailure(RuntimeError):
@@ -93,6 +97,18 @@ class GANHealth(GANCallback):
         converged_energy: G counts as converged when the normalised energy distance between the
             fake and real batches is below this (``d_collapse`` needs G not converged).
         diversity_samples: samples per batch used for pairwise distances (cost is quadratic).
+        collapse_signal: what ``mode_collapse`` reads. ``"diversity"`` (default): the batch
+            diversity ratio, every measurement. ``"recall"`` or ``"coverage"``: that metric of
+            the :class:`~lightning_gan.callbacks.evaluation.FeatureMetrics` callback in
+            ``trainer.callbacks`` (which must compute it): an evaluation is "collapsed" when the
+            value has fallen below ``(1 - collapse_drop)`` times the best value of the run so
+            far, once that best reached ``collapse_min_best``; the flag fires when the last
+            ``patience`` evaluations after the warm-up all are. For data without known modes,
+            where the batch diversity ratio (pixel distances) is a weak signal. A young
+            generator starts near 0 on both metrics, so only a *fall* counts: a generator that
+            never got going is not flagged by this signal.
+        collapse_drop: with a metric signal, the relative fall from the best value that counts.
+        collapse_min_best: with a metric signal, falls count once the best value reached this.
         on_failure: ``"warn"`` (warn once per flag onset), ``"stop"`` (``trainer.should_stop``)
             or ``"raise"`` (:class:`GANTrainingFailure`), for every flag. NaN/inf: with the
             module's guard (``GAN(nonfinite="stop"|"skip"|"raise")``) the bad update was never
@@ -119,6 +135,9 @@ class GANHealth(GANCallback):
         converged_energy: float = 0.05,
         diversity_samples: int = 64,
         on_failure: str = "warn",
+        collapse_signal: str = "diversity",
+        collapse_drop: float = 0.5,
+        collapse_min_best: float = 0.1,
     ) -> None:
         super().__init__()
         for name, value, low in (
@@ -148,6 +167,18 @@ class GANHealth(GANCallback):
             )
         if on_failure not in _ON_FAILURE:
             raise ValueError(f"on_failure must be one of {_ON_FAILURE}, got {on_failure!r}.")
+        if collapse_signal not in _COLLAPSE_SIGNALS:
+            raise ValueError(
+                f"collapse_signal must be one of {_COLLAPSE_SIGNALS}, got {collapse_signal!r}."
+            )
+        if not 0 < collapse_drop < 1:
+            raise ValueError(f"collapse_drop must be in (0, 1), got {collapse_drop!r}.")
+        if not 0 <= collapse_min_best <= 1:
+            raise ValueError(f"collapse_min_best must be in [0, 1], got {collapse_min_best!r}.")
+        self.collapse_signal = collapse_signal
+        self.collapse_drop = collapse_drop
+        self.collapse_min_best = collapse_min_best
+        self._evaluation: FeatureMetrics | None = None
         self.every_n_steps = every_n_steps
         self.window = window
         self.warmup_steps = warmup_steps
@@ -194,6 +225,21 @@ class GANHealth(GANCallback):
         self._snapshot = None
         if self._needs_snapshot:
             self._take_snapshot(trainer, pl_module)
+        self._evaluation = None
+        if self.collapse_signal != "diversity":
+            found = [
+                cb
+                for cb in trainer.callbacks
+                if isinstance(cb, FeatureMetrics) and self.collapse_signal in cb.metrics
+            ]
+            if not found:
+                raise ValueError(
+                    f"GANHealth(collapse_signal={self.collapse_signal!r}) reads "
+                    f"eval/{self.collapse_signal} from the evaluation callback, and none computes "
+                    f"it: add FeatureMetrics(metrics=[{self.collapse_signal!r}, ...]) to the "
+                    "Trainer's callbacks, or use collapse_signal='diversity'."
+                )
+            self._evaluation = found[0]
 
     def on_train_batch_start(
         self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
@@ -358,15 +404,36 @@ class GANHealth(GANCallback):
         s["loss_d"] = loss_d[-1] if loss_d else float("nan")
         s["loss_g"] = self.history["loss_g"][-1] if self.history["loss_g"] else float("nan")
         s["step"] = float(step)
+        if self._evaluation is not None:
+            s["collapse_signal"], s["collapse_best"], s["collapse_streak"] = self._metric_collapse()
         return s
+
+    def _metric_collapse(self) -> tuple[float, float, float]:
+        """(latest value, best value so far, collapsed evaluations in a row after warm-up) of the
+        evaluation callback's ``collapse_signal`` (its checkpointed history: resume-safe)."""
+        key = f"eval/{self.collapse_signal}"
+        history = [h for h in self._evaluation.history if key in h]
+        best, streak = -math.inf, 0
+        for h in history:
+            value = h[key]
+            best = max(best, value)
+            low = best >= self.collapse_min_best and value < (1 - self.collapse_drop) * best
+            streak = streak + 1 if low and h["step"] > self.warmup_steps else 0
+        if not history:
+            return math.nan, math.nan, 0.0
+        return history[-1][key], best, float(streak)
 
     def _conditions(self, s: dict[str, float]) -> dict[str, bool]:
         recent = list(self.history["loss_d"])[-self.every_n_steps * self._n_critic :]
         recent += list(self.history["loss_g"])[-self.every_n_steps :]
         values = [*recent, s["grad_norm_d"], s["grad_norm_g"]]
         d_wins = s["d_prob_real"] > self.d_confidence and s["d_prob_fake"] < 1 - self.d_confidence
+        if self._evaluation is not None:  # the evaluations already carry the patience
+            collapsed = s["collapse_streak"] >= self.patience
+        else:
+            collapsed = s["diversity_ratio"] < self.collapse_ratio
         return {
-            "mode_collapse": s["diversity_ratio"] < self.collapse_ratio,
+            "mode_collapse": collapsed,
             "vanishing_g_grad": s["grad_norm_g"] < self.vanishing_grad_norm and d_wins,
             "divergence": self._diverged_now
             or not all(math.isfinite(v) for v in values)
@@ -385,7 +452,10 @@ class GANHealth(GANCallback):
         for flag, holds in self._conditions(s).items():
             armed = flag == "divergence" or step > self.warmup_steps
             self.streak[flag] = self.streak[flag] + 1 if holds and armed else 0
-            needed = 1 if flag == "divergence" else self.patience
+            immediate = flag == "divergence" or (
+                flag == "mode_collapse" and self._evaluation is not None
+            )
+            needed = 1 if immediate else self.patience
             on = self.streak[flag] >= needed
             if on and not self.flags[flag]:
                 onset.append(flag)
@@ -407,7 +477,14 @@ class GANHealth(GANCallback):
             f"GANHealth: {names} at generator step {int(s['step'])} (diversity ratio "
             f"{s['diversity_ratio']:.3g}, grad norm G {s['grad_norm_g']:.3g} / D "
             f"{s['grad_norm_d']:.3g}, D(real) {s['d_prob_real']:.3g}, D(fake) "
-            f"{s['d_prob_fake']:.3g}, oscillation score {s['oscillation_score']:.3g})."
+            f"{s['d_prob_fake']:.3g}, oscillation score {s['oscillation_score']:.3g}"
+            + (
+                f", {self.collapse_signal} {s['collapse_signal']:.3g} (best "
+                f"{s['collapse_best']:.3g})"
+                if self._evaluation is not None
+                else ""
+            )
+            + ")."
         )
         if self.on_failure == "raise":
             raise GANTrainingFailure(message, onset, int(s["step"]))

