@@ -57,7 +57,8 @@ class CheckpointState:
             raise ValueError(NOT_A_CHECKPOINT)
         if self.strict_loading:
             check_same_architecture(self.state_dict(), checkpoint["state_dict"])
-        if self._trainer is not None:
+        trainer = self._trainer
+        if trainer is not None and trainer.state.fn == "fit":  # a resume, not an evaluation
             warn_changed_settings(self, checkpoint)
         steps = checkpoint.get("gan_steps", {})
         self.d_steps = int(steps.get("d_steps", 0))

@@ -63,16 +63,34 @@ def scatter_plot(
     fig = Figure(figsize=(size_inches, size_inches), dpi=100)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    if labels is None:
-        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, color="tab:blue")
-    else:  # a conditional generator: one colour per label, so label -> mode is visible
-        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, c=labels.cpu().numpy(), cmap="tab20")
-    if modes is not None:
+    if modes is not None:  # under the samples, so tight modes do not hide them
         m = modes.detach().float().cpu().numpy()
-        ax.scatter(m[:, 0], m[:, 1], s=60, marker="x", color="tab:red")
+        ax.scatter(
+            m[:, 0],
+            m[:, 1],
+            s=120,
+            marker="o",
+            facecolors="none",
+            color="tab:red",
+            linewidths=0.8,
+            zorder=1,
+        )
         if labels is not None and len(m) <= 32:
             for k, (x, y) in enumerate(m):
-                ax.annotate(str(k), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+                ax.annotate(str(k), (x, y), textcoords="offset points", xytext=(6, 6), fontsize=7)
+    if labels is None:
+        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, color="tab:blue", zorder=2)
+    else:  # a conditional generator: one colour per label, so label -> mode is visible
+        ax.scatter(
+            points[:, 0],
+            points[:, 1],
+            s=3,
+            alpha=0.6,
+            c=labels.cpu().numpy(),
+            cmap="tab10",
+            zorder=2,
+        )
+    if modes is not None:
         span = np.abs(m).max() * 1.5 + 0.5
         ax.set_xlim(-span, span)
         ax.set_ylim(-span, span)
