@@ -1,9 +1,10 @@
-"""Reproduce Li, Madry, Peebles, Schmidt (arXiv 1706.09884): optimal-D vs first-order GAN dynamics.
+"""Li, Madry, Peebles, Schmidt (arXiv 1706.09884) at one setting: what the runs look like.
 
     python examples/li_dynamics.py --out docs/figures
 
-Real data ``1/2 N(-2, 1) + 1/2 N(2, 1)`` (``--true-means``); ``--runs`` generators with means
-drawn uniformly in ``[-R, R]^2`` and discriminators (two intervals) with four uniform endpoints in
+A walk-through of :mod:`lightning_gan.dynamics.interval_gmm` at one setting (true means
+``--true-means``, one D step of ``--lr`` per G step). ``--runs`` generators with means drawn
+uniformly in ``[-R, R]^2`` and discriminators (two intervals) with four uniform endpoints in
 ``[-R, R]``, sorted. The same initialisations run under
 
 * optimal-discriminator dynamics (D reset to ``{p_real >= p_fake}`` before every G step);
@@ -11,8 +12,9 @@ drawn uniformly in ``[-R, R]^2`` and discriminators (two intervals) with four un
   discriminator learning rates, more D steps per G step, and a longer run.
 
 Prints a markdown table (fraction converged, and how the others failed) and writes
-``li_outcomes.png`` (the table as bars) and ``li_trajectories.png`` (typical runs) to ``--out``.
-Plain torch float64 on CPU; about half a minute.
+``li_trajectories.png`` (typical runs) to ``--out``. This is one point of the sweep: the
+results the docs quote, over separations, D steps and D step sizes with confidence intervals,
+come from ``benchmarks/li_sweep.py``. Plain torch float64 on CPU; about half a minute.
 """
 
 from __future__ import annotations
@@ -36,14 +38,6 @@ from lightning_gan.dynamics.interval_gmm import (  # noqa: E402
     simulate_first_order,
     simulate_optimal_discriminator,
 )
-
-COLOURS = {
-    "converged": "#2ca02c",
-    "collapsed": "#d62728",
-    "one_interval": "#ff7f0e",
-    "vanished": "#9467bd",
-    "stuck": "#7f7f7f",
-}
 
 
 def run_all(args: argparse.Namespace) -> list[tuple[str, IntervalGMMRun, float]]:
@@ -100,29 +94,6 @@ def table(results: list[tuple[str, IntervalGMMRun, float]], tol: float) -> str:
         cells[0] = f"**{cells[0]}**"
         lines.append(f"| {label} | {int(run.steps[-1])} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def plot_outcomes(results: list[tuple[str, IntervalGMMRun, float]], tol: float, path: Path) -> None:
-    """Stacked horizontal bars: outcome fractions per dynamics."""
-    fig, ax = plt.subplots(figsize=(10, 0.6 * len(results) + 2.0))
-    labels = [label for label, _, _ in results][::-1]
-    left = torch.zeros(len(results))
-    fractions = {k: [] for k in FAILURE_KINDS}
-    for _, run, _ in results[::-1]:
-        counts = Counter(collapse_kind(run, tol))
-        for k in FAILURE_KINDS:
-            fractions[k].append(counts[k] / run.mu.shape[1])
-    for k in FAILURE_KINDS:
-        values = torch.tensor(fractions[k])
-        ax.barh(labels, values, left=left, color=COLOURS[k], label=k.replace("_", " "))
-        left += values
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("fraction of runs (same initialisations in every row)")
-    ax.set_title("Li et al. model: where 1000 runs end (optimal D vs first-order D)")
-    fig.legend(ncol=5, loc="lower center", frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _draw(ax: plt.Axes, run: IntervalGMMRun, i: int, title: str, last: int | None = None) -> None:
@@ -200,9 +171,8 @@ def main() -> None:
     print(md)
     if args.table is not None:
         args.table.write_text(md + "\n")
-    plot_outcomes(results, args.tol, args.out / "li_outcomes.png")
     plot_trajectories(results[0][1], results[1][1], args.tol, args.out / "li_trajectories.png")
-    print(f"wrote {args.out / 'li_outcomes.png'}, {args.out / 'li_trajectories.png'}")
+    print(f"wrote {args.out / 'li_trajectories.png'}")
     print(f"total {time.perf_counter() - start:.1f}s")
 
 

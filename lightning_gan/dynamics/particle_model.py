@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from lightning_gan.dynamics.critics import ReLUCritic
 from lightning_gan.dynamics.snapshots import Snapshots
 
 
@@ -63,6 +64,19 @@ def coarse_kernel(
     eye = torch.eye(n, dtype=dtype)
     kernel = (1.0 - kappa) * eye + kappa * torch.ones(n, n, dtype=dtype)
     return kernel / kernel.sum(dim=-1, keepdim=True)
+
+
+def scaled_coupling(kappa: float, n: int, lr_g: float, steps: int) -> float:
+    """``u = lr_g T (1 - kappa) / (1 + kappa (N - 1))`` for the row-normalised coarse kernel.
+
+    :func:`coarse_kernel` has eigenvalue 1 on the common motion of all particles and
+    ``(1 - kappa) / (1 + kappa (N - 1))`` on every relative motion, so ``u`` is the time the
+    particles have had, in units of one free particle's step, to move *apart*; the coupling
+    enters only through it, and ``kappa N`` rather than ``kappa`` sets it.
+    """
+    if not 0 <= kappa <= 1 or n < 1:
+        raise ValueError(f"need 0 <= kappa <= 1 and n >= 1, got kappa={kappa}, n={n}.")
+    return lr_g * steps * (1 - kappa) / (1 + kappa * (n - 1))
 
 
 @dataclass(frozen=True)
@@ -102,10 +116,13 @@ class RBFCritic:
 
 @dataclass
 class ParticleRun:
-    """Recorded particles ``x`` ``[T, B, N, d]`` and critic weights ``w`` ``[T, B, F]``."""
+    """Recorded particles ``x`` ``[T, B, N, d]`` and critic weights ``w`` ``[T, B, F]``.
+
+    ``w`` is ``None`` for a neural-network critic (:func:`simulate_particles_nn`).
+    """
 
     x: Tensor
-    w: Tensor
+    w: Tensor | None
     steps: Tensor
 
 
@@ -173,6 +190,73 @@ def simulate_particles(
         grad_d = torch.einsum("bnfd,bf->bnd", jac, w)  # [B, N, d]
         x = x + lr_g * kernel @ grad_d
     return ParticleRun(*snapshots.stacked())
+
+
+def _per_config(value: Tensor | float, batch: int, name: str, dtype: torch.dtype) -> Tensor:
+    out = torch.as_tensor(value, dtype=dtype).reshape(-1)
+    if out.numel() not in (1, batch):
+        raise ValueError(f"{name} has {out.numel()} values for {batch} configs: pass 1 or {batch}.")
+    return out.expand(batch).clone()
+
+
+def simulate_particles_nn(
+    x0: Tensor,
+    real: Tensor,
+    kernel: Tensor,
+    critic: ReLUCritic,
+    steps: int = 1000,
+    lr_g: float = 0.1,
+    lr_d: Tensor | float = 0.1,
+    penalty: Tensor | float = 0.0,
+    loss: str = "logistic",
+    optimizer: str = "sgd",
+    d_steps: int = 1,
+    record_every: int = 10,
+) -> ParticleRun:
+    """Particles against a trained ReLU network critic (:class:`ReLUCritic`), batched over ``B``.
+
+    Each step: ``d_steps`` critic descent steps on its loss (logistic: the standard GAN
+    discriminator; or Wasserstein), each with the R1 penalty ``penalty/2 E_real |grad D|^2``;
+    then one particle step ``x_i <- x_i + lr_g sum_j K_ij f(x_j)`` with the generator's force
+    ``f = sigmoid(-D) grad D`` (non-saturating loss ``-log sigmoid(D)``) or ``f = grad D``.
+    ``x0`` ``[B, N, d]`` (or ``[N, d]``), ``real`` ``[M, d]``, ``kernel`` ``[B or 1, N, N]``,
+    ``lr_d`` and ``penalty`` a float or ``[B]``. The critic is updated in place.
+    """
+    for name, value in (("steps", steps), ("d_steps", d_steps), ("record_every", record_every)):
+        if value < 1:
+            raise ValueError(f"{name}={value} must be at least 1: pass {name} >= 1.")
+    batch = critic.W.shape[0]
+    if lr_g <= 0:
+        raise ValueError(f"lr_g={lr_g} must be positive: pass lr_g > 0.")
+    rates = _per_config(lr_d, batch, "lr_d", real.dtype)
+    gamma = _per_config(penalty, batch, "penalty", real.dtype)
+    if bool((rates <= 0).any()) or bool((gamma < 0).any()):
+        raise ValueError("need lr_d > 0 and penalty >= 0 for every config.")
+    if critic.W.shape[1] != real.shape[-1]:
+        raise ValueError(
+            f"critic input dim {critic.W.shape[1]} != data dim {real.shape[-1]}: build the "
+            "critic with ReLUCritic.init(batch, dim=real.shape[-1], ...)."
+        )
+    if kernel.shape[0] not in (1, batch) or (x0.dim() == 3 and x0.shape[0] not in (1, batch)):
+        raise ValueError(
+            f"kernel and x0 must have batch size 1 or the critic's {batch}: build the critic "
+            "with ReLUCritic.init(batch=B, ...) for B configurations."
+        )
+    x = x0.expand(batch, *x0.shape[-2:]).clone()
+    real_b = real[None]
+    snapshots = Snapshots(record_every, steps)
+    for t in range(steps + 1):
+        snapshots.record(t, x)
+        if t == steps:
+            break
+        for _ in range(d_steps):
+            _, grads = critic.loss_and_grads(real_b, x, gamma, loss)
+            critic.step(grads, rates, optimizer)
+        value, grad = critic.value_and_input_grad(x)
+        force = torch.sigmoid(-value)[..., None] * grad if loss == "logistic" else grad
+        x = x + lr_g * kernel @ force
+    (xs, recorded) = snapshots.stacked()
+    return ParticleRun(xs, None, recorded)
 
 
 def modes_covered(x: Tensor, modes: Tensor, std: float, n_std: float = 3.0) -> Tensor:
