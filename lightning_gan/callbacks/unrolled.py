@@ -58,7 +58,8 @@ class UnrolledDiscriminator(GANCallback):
     unrolled step is a differentiable Adam step continuing from that state (moments, step count,
     betas, eps, weight decay, AMSGrad); otherwise (another optimizer, before D's first step, or
     no Trainer attached) it is plain SGD with ``lr``. The unrolled D loss is ``gan.loss_fn.d``
-    on the raw ``real`` batch and the generator's ``fake`` (no input transforms, no penalties),
+    on the ``real`` batch and the generator's ``fake`` after D's input transforms (instance noise,
+    augmentation, packing: drawn once per G step for all ``k`` unrolled steps; no penalties),
     conditioned on the batch's labels for a conditional GAN (``gan.step_context``).
     Buffers (batch-norm statistics) are cloned, so the running statistics of the real D do not
     change either. Under data parallelism each rank unrolls on its local batch.
@@ -110,8 +111,13 @@ class UnrolledDiscriminator(GANCallback):
         lr = self.lr if self.lr is not None else self._default_lr(gan)
         fake_in = fake if self.higher_order else fake.detach()
         context = gan.step_context
-        real_args = (real,) if context.real_labels is None else (real, context.real_labels)
-        fake_args = (fake_in,) if context.fake_labels is None else (fake_in, context.fake_labels)
+        # D's input transforms (noise, augmentation, packing) apply to the unrolled loss too, so
+        # the look-ahead D is trained on what the real D sees; drawn once for all k steps.
+        hooks = gan._dispatch()
+        real, real_labels = hooks.transform(gan, real, context.real_labels, True)
+        fake_in, fake_labels = hooks.transform(gan, fake_in, context.fake_labels, False)
+        real_args = (real,) if real_labels is None else (real, real_labels)
+        fake_args = (fake_in,) if fake_labels is None else (fake_in, fake_labels)
 
         moments = (
             [] if slots is None else [(s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq) for s in slots]
