@@ -6,6 +6,9 @@
 * ``GradientPenalty`` and ``R1Penalty`` against a plain D phase (same loss, no penalty).
 * ``FIDKIDCallback`` with the shipped MNIST feature network at its default cadence and sample
   count, as a fraction of training time.
+* ``DiffAugment``, ``AdaptiveAugment`` (at a held p = 0.5), ``Packing(2)`` (D built with
+  ``pack=2``), ``ConsistencyRegularization``, ``LeCamRegularization`` and ``TopK`` against a
+  plain step on the DCGAN (:func:`sota_costs`; ``benchmarks/remedies_sota.py`` saves them).
 
 All rows use the same ``GAN`` settings and data as the main benchmark and the CPU clock unless
 ``--clock wall``. Callbacks that are not in ``lightning_gan/callbacks/`` are skipped with a note.
@@ -66,11 +69,14 @@ def _fit(
     steps: int,
     callbacks: list[L.Callback],
     lockstep: bool = True,
+    gan_workload: Workload | None = None,
 ) -> tuple[Stamps, L.Trainer, Any]:
     """``GAN`` on ``workload`` with ``callbacks``; with ``lockstep`` a plain-loop batch runs
-    inside every batch (:class:`throughput_arms.LockstepPlain`) as the run's own yardstick."""
+    inside every batch (:class:`throughput_arms.LockstepPlain`) as the run's own yardstick.
+    ``gan_workload`` builds the GAN's networks instead (same data; a packed D, say), while the
+    yardstick stays the plain loop of ``workload``."""
     stamps = Stamps()
-    gan = make_gan(workload)
+    gan = make_gan(gan_workload or workload)
     if lockstep:
         callbacks = [LockstepPlain(workload, stamps), *callbacks]
     trainer = fit_lightning(gan, workload, steps, stamps, callbacks=callbacks)
@@ -84,8 +90,11 @@ def _race(
     warmup: int,
     repeats: int,
     clock: str,
+    gan_workloads: dict[str, Workload] | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Median seconds per iteration and per D phase of each arm, rounds interleaved.
+
+    ``gan_workloads`` gives an arm its own networks (see :func:`_fit`).
 
     Each run's times are first divided by the time of the plain-loop batches run in lockstep
     with it (so load from other jobs cancels), then scaled back by the median plain time.
@@ -97,7 +106,8 @@ def _race(
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             timer = DPhaseTimer(clock)
-            stamps, _, _ = _fit(workload, steps, [timer, *arms[name]()])
+            gan_workload = (gan_workloads or {}).get(name)
+            stamps, _, _ = _fit(workload, steps, [timer, *arms[name]()], True, gan_workload)
             t_plain = 1.0 / stamps.inner_rate(warmup, clock)
             plain.append(t_plain)
             per_iter[name].append(1.0 / stamps.rate(warmup, clock) / t_plain)
@@ -210,6 +220,91 @@ def fid_cost(workload: Workload, args: argparse.Namespace, t_iter: float | None)
         print(f"| {label:<28} | {seconds:>7.2f} | {seconds / (train + seconds):>39.1%} |")
 
 
+def sota_costs(workload: Workload, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Per-iteration and D-phase cost of the data-efficiency and mode-collapse remedies.
+
+    ``workload`` must be an image GAN (the augmentations need images); ``Packing(2)`` runs with
+    the workload's D rebuilt with ``pack=2`` (half as many D inputs of twice the channels).
+    Returns ``{arm: {"ms_iteration", "x_iteration", "ms_d_phase", "x_d_phase"}}``.
+    """
+    names = {
+        "DiffAugment": ("diffaugment", "DiffAugment", {}),
+        "AdaptiveAugment(p=0.5)": (
+            "adaptive_augment",
+            "AdaptiveAugment",
+            {"p": 0.5, "speed_images": 1e15},  # held at 0.5: the cost of augmenting half
+        ),
+        "ConsistencyRegularization": ("consistency", "ConsistencyRegularization", {}),
+        "LeCamRegularization": ("lecam", "LeCamRegularization", {}),
+        "TopK": ("topk", "TopK", {}),
+        "Packing(2)": ("packing", "Packing", {"num_packed": 2}),
+    }
+    arms: dict[str, Callable[[], list[L.Callback]]] = {"none": list}
+    for arm, (module, cls_name, kwargs) in names.items():
+        cls = _callback(module, cls_name)
+        if cls is None:
+            print(f"\n{cls_name}: lightning_gan/callbacks/{module}.py not found, skipped.")
+            continue
+        arms[arm] = lambda cls=cls, kwargs=kwargs: [cls(**kwargs)]
+    gan_workloads = {}
+    if "Packing(2)" in arms:
+        gan_workloads["Packing(2)"] = _packed(workload, 2)
+    it, d = _race(
+        workload,
+        arms,
+        args.dcgan_steps,
+        args.dcgan_warmup,
+        args.remedy_repeats,
+        args.clock,
+        gan_workloads,
+    )
+    print(f"\nData-efficiency and mode-collapse remedies, {workload.name}")
+    print("| remedy                    | ms / D phase | x D phase | ms / iteration | x iteration |")
+    print("|---------------------------|--------------|-----------|----------------|-------------|")
+    rows = {}
+    for name in arms:
+        rows[name] = {
+            "ms_iteration": 1e3 * it[name],
+            "x_iteration": it[name] / it["none"],
+            "ms_d_phase": 1e3 * d[name],
+            "x_d_phase": d[name] / d["none"],
+        }
+        print(
+            f"| {name:<25} | {1e3 * d[name]:>12.2f} | {d[name] / d['none']:>9.2f} "
+            f"| {1e3 * it[name]:>14.2f} | {it[name] / it['none']:>11.2f} |"
+        )
+    return rows
+
+
+def _packed(workload: Workload, m: int) -> Workload:
+    """``workload`` with its discriminator rebuilt with ``pack=m`` (the same other settings)."""
+    import dataclasses
+
+    def make_nets() -> tuple[Any, Any]:
+        generator, discriminator = workload.make_nets()
+        cls = type(discriminator)
+        kwargs = {
+            "channels": discriminator.channels,
+            "image_size": discriminator.image_size,
+            "width": discriminator.net[0].out_channels,
+            "norm": _norm_name(discriminator),
+            "pack": m,
+        }
+        return generator, cls(**kwargs)
+
+    return dataclasses.replace(workload, name=f"{workload.name}-pack{m}", make_nets=make_nets)
+
+
+def _norm_name(discriminator: Any) -> str:
+    from torch import nn
+
+    if any(isinstance(layer, nn.BatchNorm2d) for layer in discriminator.net):
+        return "batch"
+    if any(isinstance(layer, nn.GroupNorm) for layer in discriminator.net):
+        return "layer"
+    return "none"
+
+
 def report_remedy_costs(
     args: argparse.Namespace,
     mlp: Workload,
@@ -222,4 +317,5 @@ def report_remedy_costs(
     penalty_costs(mlp, args, "MLP GAN")
     if "dcgan" in args.cases:
         penalty_costs(dcgan_layer_norm, args, "DCGAN with GroupNorm(1, C) in D (penalty-safe)")
+        sota_costs(dcgan_layer_norm, args)
         fid_cost(dcgan, args, t_dcgan)

@@ -1,6 +1,10 @@
 """lightning_gan: stable, observable, scalable GAN training on PyTorch Lightning."""
 
 from lightning_gan.callbacks import (
+    AdaptiveAugment,
+    CheckpointEvaluation,
+    ConsistencyRegularization,
+    DiffAugment,
     FeatureMetrics,
     FIDKIDCallback,
     GANHealth,
@@ -8,17 +12,19 @@ from lightning_gan.callbacks import (
     GeneratorEMA,
     GradientPenalty,
     InstanceNoise,
+    LeCamRegularization,
     ModeCoverageCallback,
+    Packing,
     R1Penalty,
     R2Penalty,
     SampleLogger,
+    SampleWriter,
     SpectralNorm,
+    TopK,
     UnrolledDiscriminator,
     WeightClipping,
     WeightPenalty,
 )
-from lightning_gan.callbacks.checkpoint_evaluation import CheckpointEvaluation
-from lightning_gan.callbacks.sample_writer import SampleWriter
 from lightning_gan.conditioning import StepContext
 from lightning_gan.data import Digits, GaussianMixture, MNIST5k, ResumableDataLoader, StackedMNIST
 from lightning_gan.distributed import GANDDPStrategy
@@ -46,6 +52,12 @@ from lightning_gan.nets import (
 __all__ = [
     "GAN",
     "NonFiniteError",
+    "AdaptiveAugment",
+    "ConsistencyRegularization",
+    "DiffAugment",
+    "LeCamRegularization",
+    "Packing",
+    "TopK",
     "FeatureMetrics",
     "FIDKIDCallback",
     "FeatureEvaluator",

@@ -293,7 +293,13 @@ def check_scores(output: Any, batch_size: int, ac_weight: float, num_classes: in
         )
     if ac_weight > 0:
         logits = output[1] if isinstance(output, tuple) else None
-        if not isinstance(logits, Tensor) or tuple(logits.shape) != (batch_size, num_classes):
+        # [B, K]; a packed ACGAN discriminator gives [B/m, m, K], one row per packed sample.
+        if (
+            not isinstance(logits, Tensor)
+            or logits.shape[0] != batch_size
+            or logits.shape[-1] != num_classes
+            or logits.dim() not in (2, 3)
+        ):
             raise ValueError(
                 "GAN(ac_weight > 0) trains an auxiliary classifier: the discriminator must "
                 f"return (scores [B], class_logits [B, {num_classes}]); build it with "

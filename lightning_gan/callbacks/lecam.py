@@ -1,0 +1,94 @@
+"""LeCam regularisation (Tseng et al. 2021, "Regularizing Generative Adversarial Networks under
+Limited Data").
+
+With little data D's scores of real and generated images drift apart without bound. LeCam
+pulls each side's scores towards an exponential moving average of the *other* side's mean
+score: ``R = E||D(x) - alpha_F||^2 + E||D(G(z)) - alpha_R||^2``, with anchors ``alpha_R`` and
+``alpha_F`` the EMAs of D's mean real and generated scores. The paper shows this bounds the
+objective by a weighted LeCam divergence, which is more robust with few samples.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from lightning_gan.callbacks.consistency import step_scores
+from lightning_gan.callbacks.remedy_checks import check_open_unit_interval, check_weight
+from lightning_gan.hooks import GANCallback
+
+if TYPE_CHECKING:
+    from lightning_gan.module import GAN
+
+
+class LeCamRegularization(GANCallback):
+    """``weight * (E||D(x) - alpha_F||^2 + E||D(G(z)) - alpha_R||^2)``, EMA anchors.
+
+    Args:
+        weight: lambda (the paper: 0.3 on CIFAR with BigGAN; 0.01-0.1 with StyleGAN2).
+        ema_decay: decay of the anchors' EMA per D step (the paper: 0.99).
+        one_sided: ``False`` (default) is the paper's formula above. ``True`` is the authors'
+            code (google/lecam-gan), which penalises only scores beyond the anchor:
+            ``E[relu(D(x) - alpha_F)^2] + E[relu(alpha_R - D(G(z)))^2]``.
+
+    The scores are those of the D step itself (``gan.step_context``), so the penalty costs no
+    extra forward. Each D step first moves the anchors towards this step's mean scores, averaged
+    over ranks (one all-reduce of two numbers), so every rank holds the same anchors; the first
+    step sets them to its means (the authors' code starts the EMA after a warm-up during which
+    the anchors follow the current means). The EMA is hand-written because torchmetrics has no
+    exponential moving average; its cross-rank mean is the strategy's ``reduce``. Anchors are
+    this callback's checkpointed state. Under ``GAN(accumulate=k)`` they move once per
+    micro-batch. Logs ``penalty/lecam`` (unweighted), ``lecam/anchor_real`` and
+    ``lecam/anchor_fake``. Works with any data and conditional GANs (labels are not involved).
+    """
+
+    name = "lecam"
+
+    def __init__(self, weight: float = 0.3, ema_decay: float = 0.99, one_sided: bool = False):
+        super().__init__()
+        self.weight = check_weight("weight", weight, "0.3 (BigGAN), 0.01-0.1 (StyleGAN2)")
+        self.ema_decay = check_open_unit_interval("ema_decay", ema_decay, "0.99, the paper's")
+        self.one_sided = bool(one_sided)
+        self.anchors: Tensor | None = None  # [alpha_R, alpha_F]
+
+    def update_anchors(self, gan: GAN, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        """Move the anchors towards this step's rank-averaged mean scores; return them."""
+        means = torch.stack([real_scores.detach().mean(), fake_scores.detach().mean()])
+        trainer = gan._trainer
+        if trainer is not None and trainer.world_size > 1:
+            means = trainer.strategy.reduce(means, reduce_op="mean")
+        if self.anchors is None:
+            self.anchors = means.clone()
+        else:
+            self.anchors = self.anchors.to(means) * self.ema_decay + means * (1 - self.ema_decay)
+        return self.anchors
+
+    def value(self, real_scores: Tensor, fake_scores: Tensor, anchors: Tensor) -> Tensor:
+        """The unweighted penalty for these scores and anchors ``[alpha_R, alpha_F]``."""
+        alpha_r, alpha_f = anchors[0], anchors[1]
+        if self.one_sided:
+            return (
+                F.relu(real_scores - alpha_f).square().mean()
+                + F.relu(alpha_r - fake_scores).square().mean()
+            )
+        return (real_scores - alpha_f).square().mean() + (fake_scores - alpha_r).square().mean()
+
+    def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
+        real_scores, fake_scores = step_scores(gan, type(self).__name__)
+        anchors = self.update_anchors(gan, real_scores, fake_scores)
+        value = self.value(real_scores, fake_scores, anchors)
+        if gan.log_due("penalty/lecam"):
+            gan.log("penalty/lecam", value.detach())
+            gan.log("lecam/anchor_real", anchors[0])
+            gan.log("lecam/anchor_fake", anchors[1])
+        return self.weight * value
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"anchors": None if self.anchors is None else self.anchors.detach().cpu()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        anchors = state_dict.get("anchors")
+        self.anchors = None if anchors is None else torch.as_tensor(anchors).clone()
