@@ -26,7 +26,16 @@ from lightning_gan.callbacks import (
     WeightPenalty,
 )
 from lightning_gan.conditioning import StepContext
-from lightning_gan.data import Digits, GaussianMixture, MNIST5k, ResumableDataLoader, StackedMNIST
+from lightning_gan.data import (
+    Digits,
+    GaussianMixture,
+    ImageFolder,
+    MNIST5k,
+    ResumableDataLoader,
+    StackedMNIST,
+    TorchvisionData,
+    shuffled_loader,
+)
 from lightning_gan.distributed import GANDDPStrategy
 from lightning_gan.evaluation_data import EvaluationData, SampleRequests
 from lightning_gan.hooks import GANCallback, StepOutput
@@ -94,6 +103,9 @@ __all__ = [
     "MNIST5k",
     "StackedMNIST",
     "ResumableDataLoader",
+    "ImageFolder",
+    "TorchvisionData",
+    "shuffled_loader",
     "MLPGenerator",
     "MLPDiscriminator",
     "DCGANGenerator",

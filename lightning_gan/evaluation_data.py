@@ -60,7 +60,15 @@ class EvaluationData(LightningDataModule):
         self.source.setup("fit")
         loader = self.source.train_dataloader()
         batch_size = self._batch_size or getattr(loader, "batch_size", None) or 256
-        return DataLoader(loader.dataset, batch_size=batch_size, shuffle=False, drop_last=False)
+        # A generator of its own: a DataLoader without one draws its base seed from the global
+        # RNG at every iteration, which would shift the latents of anything sampled after it.
+        return DataLoader(
+            loader.dataset,
+            batch_size=batch_size,
+            shuffle=False,
+            drop_last=False,
+            generator=torch.Generator().manual_seed(0),
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return self.source.state_dict()

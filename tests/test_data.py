@@ -1,13 +1,31 @@
-"""Datamodules: the mixtures match the VEEGAN/PacGAN protocol; image sets have the right content."""
+"""Datamodules: mixtures match the VEEGAN/PacGAN protocol; image sets have the right content;
+the training loaders resume mid-epoch exactly."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
-from lightning_gan.data import Digits, GaussianMixture, MNIST5k, StackedMNIST, load_mnist5k
+from lightning_gan.data import (
+    Digits,
+    GaussianMixture,
+    MNIST5k,
+    ResumableDataLoader,
+    StackedMNIST,
+    load_mnist5k,
+    shuffled_loader,
+)
+from tests.helpers import quiet_trainer
 
 
 def _pairwise_min(points: torch.Tensor) -> float:
@@ -149,3 +167,140 @@ def test_stacked_mnist_covers_the_1000_modes_and_is_seeded() -> None:
     again = StackedMNIST()
     assert torch.equal(again.dataset.index, dm.dataset.index)
     assert not torch.equal(StackedMNIST(seed=1).dataset.index, dm.dataset.index)
+
+
+def test_every_datamodule_exposes_num_classes() -> None:
+    assert GaussianMixture("ring").num_classes == 8 and GaussianMixture("grid").num_classes == 25
+    assert Digits().num_classes == MNIST5k().num_classes == 10
+    assert StackedMNIST(n_samples=10).num_classes == 1000
+
+
+# ----------------------------------------------------------------------- resumable loaders
+def _replay_loader(dataset: TensorDataset, num_workers: int) -> ResumableDataLoader:
+    return ResumableDataLoader(
+        dataset,
+        batch_size=8,
+        shuffle=True,
+        drop_last=True,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
+
+
+def _stateful_loader(dataset: TensorDataset, num_workers: int):
+    return shuffled_loader(dataset, 8, num_workers)
+
+
+def _ids(batches) -> list[list[int]]:
+    return [b[0].tolist() for b in batches]
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+@pytest.mark.parametrize("make", [_stateful_loader, _replay_loader], ids=["shuffled", "replay"])
+def test_loader_resumed_mid_epoch_two_continues_that_epoch_and_the_next_exactly(
+    make, num_workers: int
+) -> None:
+    dataset = TensorDataset(torch.arange(50))
+
+    def build():
+        torch.manual_seed(0)  # the private order generator is seeded from the global RNG
+        return make(dataset, num_workers)
+
+    reference = build()
+    state = torch.get_rng_state()
+    full = [_ids(reference) for _ in range(3)]
+    assert torch.equal(torch.get_rng_state(), state)  # epochs never draw from the global RNG
+    assert len(full[0]) == 6 and full[0] != full[1]  # drop_last; a new order each epoch
+
+    interrupted = build()
+    _ids(interrupted)  # epoch 1
+    batches = iter(interrupted)
+    head = _ids(next(batches) for _ in range(4))  # 4 of epoch 2's 6 batches
+    saved = interrupted.state_dict()
+    del batches, interrupted
+
+    resumed = build()
+    resumed.load_state_dict(saved)
+    assert head + _ids(resumed) == full[1]
+    assert _ids(resumed) == full[2]
+
+
+def test_shuffled_loader_rejects_a_batch_larger_than_the_data() -> None:
+    with pytest.raises(ValueError, match=r"batch_size=9 does not fit the 8.*1 <= batch_size <= 8"):
+        shuffled_loader(TensorDataset(torch.arange(8)), 9)
+
+
+class _RecordBatches(L.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.seen: list[tuple[int, list[int]]] = []
+
+    def training_step(self, batch, batch_idx):
+        self.seen.append((self.current_epoch, batch[0].tolist()))
+        return self.w.sum() * 0.0
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def train_dataloader(self):
+        return shuffled_loader(TensorDataset(torch.arange(20)), 4)  # 5 batches per epoch
+
+
+class _Stop(Exception):
+    pass
+
+
+class _StopAt(L.Callback):
+    def __init__(self, step: int, path: Path) -> None:
+        self.step, self.path = step, path
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == self.step:
+            trainer.save_checkpoint(self.path)
+            raise _Stop
+
+
+@pytest.mark.parametrize("stop", [5, 7], ids=["epoch-end", "mid-epoch"])
+def test_lightning_resume_sees_the_same_batches_in_the_same_epochs(tmp_path: Path, stop) -> None:
+    def fit(callbacks=(), ckpt=None) -> list:
+        L.seed_everything(0, verbose=False)
+        module = _RecordBatches()
+        trainer = quiet_trainer(max_steps=12, callbacks=list(callbacks))
+        with contextlib.suppress(_Stop):
+            trainer.fit(module, ckpt_path=ckpt)
+        return module.seen
+
+    uninterrupted = fit()
+    head = fit([_StopAt(stop, tmp_path / "stop.ckpt")])
+    tail = fit(ckpt=tmp_path / "stop.ckpt")
+    assert len(head) == stop and head + tail == uninterrupted
+
+
+@pytest.mark.slow
+def test_ddp_ranks_take_disjoint_shards_and_resume_mid_epoch_exactly(tmp_path: Path) -> None:
+    script = Path(__file__).with_name("loader_ddp_run.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCAL_RANK", "MASTER_"))}
+    env.update(CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1")
+    for mode in ("full", "head", "tail"):
+        done = subprocess.run(
+            [sys.executable, str(script), str(tmp_path), mode],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    runs = {
+        (mode, rank): json.loads((tmp_path / f"{mode}_{rank}.json").read_text())
+        for mode in ("full", "head", "tail")
+        for rank in (0, 1)
+    }
+    for rank in (0, 1):
+        assert len(runs["head", rank]) == 7
+        assert runs["head", rank] + runs["tail", rank] == runs["full", rank]
+    for epoch in range(4):
+        shards = [
+            {i for e, batch in runs["full", rank] if e == epoch for i in batch} for rank in (0, 1)
+        ]
+        assert shards[0].isdisjoint(shards[1]) and len(shards[0] | shards[1]) == 40

@@ -41,6 +41,7 @@ def default_features(datamodule: Any) -> str | None:
     """The feature space that fits a datamodule: ``None`` for 2-D mixtures (no images)."""
     from lightning_gan.data import Digits, GaussianMixture, MNIST5k, StackedMNIST
 
+    # ImageFolder, TorchvisionData and users' image data: Inception (comparable with papers).
     if isinstance(datamodule, GaussianMixture):
         return None
     if isinstance(datamodule, StackedMNIST):

@@ -27,7 +27,8 @@ class Digits(LightningDataModule):
     """The 1797 scikit-learn digits as ``(image [1, 8, 8] in [-1, 1], label int64)`` batches."""
 
     shape: tuple[int, int, int] = (1, 8, 8)
-    n_classes: int = 10
+    num_classes: int = 10
+    n_classes: int = 10  # older name of num_classes
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0) -> None:
         super().__init__()

