@@ -249,7 +249,7 @@ def check_generated(fake: Any, real: Tensor, generator: nn.Module) -> None:
             f"shape {tuple(real.shape[1:])}: set the generator's output size to match the "
             "data (e.g. `out_dim` of MLPGenerator, `channels`/`image_size` of DCGANGenerator)."
         )
-    if fake.dtype != real.dtype:
+    if fake.dtype != real.dtype and not _autocasting(fake.device.type):
         raise TypeError(
             f"The generator makes {fake.dtype} samples but the data is {real.dtype}: use one "
             "precision for both (e.g. `x.float()` in the dataset, or `generator.to(dtype)`)."
@@ -268,6 +268,14 @@ def check_generated(fake: Any, real: Tensor, generator: nn.Module) -> None:
                 f"[{low:.3g}, {high:.3g}]: scale the data to [-1, 1] (images: x / 127.5 - 1 "
                 "for 0..255, x * 2 - 1 for 0..1)."
             )
+
+
+def _autocasting(device_type: str) -> bool:
+    """Under AMP autocast G's outputs are in the low precision by design."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # older torch: no device argument
+        return torch.is_autocast_enabled()
 
 
 def check_batch_norm(real: Tensor, *networks: nn.Module) -> None:

@@ -392,3 +392,39 @@ def test_docs_data_sections_match_the_results_file() -> None:
         body = re.search(rf"<!-- begin:{name} -->\n(.*?)<!-- end:{name} -->", text, re.S)
         assert body is not None, name
         assert body.group(1) == fn(repo / "docs/results").rstrip("\n") + "\n", name
+
+
+def test_image_folder_config_trains_on_a_folder_the_test_writes(tmp_path, monkeypatch) -> None:
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    from lightning_gan.cli import build_cli
+
+    for label in ("cats", "dogs"):
+        folder = tmp_path / "images" / label
+        folder.mkdir(parents=True)
+        for i in range(20):
+            Image.fromarray((np.random.rand(40, 36, 3) * 255).astype("uint8")).save(
+                folder / f"{i}.png"
+            )
+    monkeypatch.setattr(sys, "argv", ["lightning-gan"])
+    config = Path(__file__).resolve().parents[1] / "examples" / "configs" / "image_folder.yaml"
+    cli = build_cli(
+        [
+            "fit",
+            f"--config={config}",
+            f"--data.init_args.root={tmp_path / 'images'}",
+            "--data.init_args.batch_size=8",
+            "--data.init_args.num_workers=0",
+            "--trainer.max_steps=4",
+            "--trainer.accelerator=cpu",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.logger=false",
+            "--model.init_args.generator.init_args.width=8",
+            "--model.init_args.discriminator.init_args.width=8",
+        ]
+    )
+    assert cli.model.g_steps == 2 and cli.datamodule.classes == ["cats", "dogs"]
