@@ -224,12 +224,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--remedy-steps", type=int, default=120, help="batches per MLP remedy run")
     p.add_argument("--remedy-warmup", type=int, default=20)
     p.add_argument("--remedy-repeats", type=int, default=3)
+    p.add_argument(
+        "--json",
+        type=str,
+        default=None,
+        help="append the ratio tables to this results file (docs/results/throughput.json)",
+    )
+    p.add_argument("--label", default="current", help="name of this measurement in --json")
     args = p.parse_args(argv)
     args.remedies = args.remedies or args.remedies_only
     for name in ("mlp", "dcgan"):
         if getattr(args, f"{name}_steps") < getattr(args, f"{name}_warmup") + 2:
             p.error(f"--{name}-steps must exceed --{name}-warmup by at least 2")
     return args
+
+
+def save_json(path: str, label: str, case: str, result: Race, names: dict, meta: dict) -> None:
+    """Append one case's medians (and per-round ratios) to a JSON list, replacing the same
+    (label, case): the README's performance table is generated from this file."""
+    import json
+    from pathlib import Path
+
+    target = Path(path)
+    records = json.loads(target.read_text()) if target.exists() else []
+    records = [r for r in records if (r["label"], r["case"]) != (label, case)]
+    for arm, values in result.rates.items():
+        ratios = result.ratios[arm]
+        records.append(
+            {
+                "label": label,
+                "case": case,
+                "arm": arm,
+                "arm_name": names.get(arm, arm),
+                "it_per_s": round(statistics.median(values), 2),
+                "ratio": round(statistics.median(ratios), 4),
+                "ratio_min": round(min(ratios), 4),
+                "ratio_max": round(max(ratios), 4),
+                **meta,
+            }
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(records, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -253,6 +288,18 @@ def main(argv: list[str] | None = None) -> None:
 
         arms, variants = ABLATION_ARMS, VARIANTS
         names.update(NAMES)
+    import datetime
+
+    import lightning_gan
+
+    meta = {
+        "date": datetime.date.today().isoformat(),
+        "torch": torch.__version__,
+        "cpus": os.cpu_count(),
+        "load_average": load_average(),
+        "package": os.path.dirname(lightning_gan.__file__),
+        "command": " ".join(sys.argv[1:]),
+    }
     mlp = mlp_workload(args.mlp_batch, args.mlp_hidden, max(args.mlp_steps, args.remedy_steps))
     dcgan = dcgan_workload(args.dcgan_batch, args.dcgan_width, args.dcgan_steps)
     t_dcgan = None
@@ -267,6 +314,8 @@ def main(argv: list[str] | None = None) -> None:
                 rates,
                 names,
             )
+            if args.json:
+                save_json(args.json, args.label, "mlp", rates, names, meta)
         if "dcgan" in args.cases:
             rates = race(
                 dcgan,
@@ -284,6 +333,8 @@ def main(argv: list[str] | None = None) -> None:
                 rates,
                 names,
             )
+            if args.json:
+                save_json(args.json, args.label, "dcgan", rates, names, meta)
             if "gan" in rates.rates:
                 t_dcgan = 1.0 / statistics.median(rates.rates["gan"])
     if args.split:
