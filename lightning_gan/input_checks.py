@@ -104,18 +104,22 @@ def check_networks(generator: nn.Module | None, latent_dim: int | None, num_clas
             f"GAN(latent_dim={latent_dim}) but the generator was built for latent_dim={own}: "
             "pass the same size to both (or omit GAN's latent_dim to use the generator's)."
         )
-    for name, net in (("generator", generator),):
-        classes = getattr(net, "num_classes", None)
-        if isinstance(classes, int) and num_classes is not None and classes != num_classes:
-            raise ValueError(
-                f"GAN(num_classes={num_classes}) but the {name} was built for "
-                f"num_classes={classes}: build both networks and the GAN with the same K."
-            )
-        if isinstance(classes, int) and num_classes is None:
-            raise ValueError(
-                f"The {name} is conditional (num_classes={classes}) but the GAN is not: pass "
-                f"GAN(num_classes={classes}) so labels reach the networks."
-            )
+    check_classes("generator", generator, num_classes)
+
+
+def check_classes(name: str, net: Any, num_classes: Any) -> None:
+    """A network's own ``num_classes`` (the reference nets have one) must be the GAN's."""
+    classes = getattr(net, "num_classes", None)
+    if isinstance(classes, int) and num_classes is not None and classes != num_classes:
+        raise ValueError(
+            f"GAN(num_classes={num_classes}) but the {name} was built for "
+            f"num_classes={classes}: build both networks and the GAN with the same K."
+        )
+    if isinstance(classes, int) and num_classes is None:
+        raise ValueError(
+            f"The {name} is conditional (num_classes={classes}) but the GAN is not: pass "
+            f"GAN(num_classes={classes}) so labels reach the networks."
+        )
 
 
 def check_modules(generator: Any, discriminator: Any) -> None:
@@ -151,20 +155,6 @@ def check_batch_count(trainer: Any) -> None:
             f"The training dataloader yields no batches (dataset of {size} samples, batch_size="
             f"{batch}, and GAN datamodules drop the last incomplete batch): lower batch_size "
             "below the number of samples, or check that the dataset is not empty."
-        )
-
-
-def check_discriminator(discriminator: nn.Module | None, num_classes: Any) -> None:
-    classes = getattr(discriminator, "num_classes", None)
-    if isinstance(classes, int) and num_classes is not None and classes != num_classes:
-        raise ValueError(
-            f"GAN(num_classes={num_classes}) but the discriminator was built for "
-            f"num_classes={classes}: build both networks and the GAN with the same K."
-        )
-    if isinstance(classes, int) and num_classes is None:
-        raise ValueError(
-            f"The discriminator is conditional (num_classes={classes}) but the GAN is not: pass "
-            f"GAN(num_classes={classes}) so labels reach the networks."
         )
 
 

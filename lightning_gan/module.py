@@ -165,7 +165,7 @@ class GAN(
         )
         checks.check_modules(generator, discriminator)
         checks.check_networks(generator, latent_dim, num_classes)
-        checks.check_discriminator(discriminator, num_classes)
+        checks.check_classes("discriminator", discriminator, num_classes)
         if generator is not None:
             self.generator = generator
         if discriminator is not None:

@@ -16,7 +16,10 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from lightning_gan.nets.discriminator import ReferenceDiscriminator
-from lightning_gan.nets.labels import check_labels, check_num_classes, refuse_labels
+from lightning_gan.nets.labels import (
+    check_num_classes,
+    generator_labels,
+)
 from lightning_gan.nets.layers import ConditionalBatchNorm2d
 
 # image_size -> (start side, number of stride-2 up/down-samplings); start * 2**n == image_size.
@@ -86,17 +89,9 @@ class DCGANGenerator(nn.Module):
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         x = z.view(z.shape[0], self.latent_dim, 1, 1)
-        if self.num_classes is None:
-            if labels is not None:
-                raise refuse_labels(type(self).__name__)
+        labels = generator_labels(self, z, labels)
+        if labels is None:
             return self.net(x)
-        labels = check_labels(
-            labels,
-            net=type(self).__name__,
-            num_classes=self.num_classes,
-            shape=(z.shape[0],),
-            device=z.device,
-        )
         for layer in self.net:
             x = layer(x, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(x)
         return x

@@ -101,3 +101,16 @@ def check_labels(
                 "num_classes at least max(label) + 1 (and no negative labels)."
             )
     return labels
+
+
+def generator_labels(net: torch.nn.Module, z: Tensor, labels: Tensor | None) -> Tensor | None:
+    """The labels a reference generator conditions on: refused when it is unconditional,
+    checked (present, int, ``[B]``, on ``z``'s device, in range) when it is conditional."""
+    name = type(net).__name__
+    if net.num_classes is None:
+        if labels is not None:
+            raise refuse_labels(name)
+        return None
+    return check_labels(
+        labels, net=name, num_classes=net.num_classes, shape=(z.shape[0],), device=z.device
+    )

@@ -9,10 +9,9 @@ from torch import Tensor, nn
 
 from lightning_gan.nets.discriminator import ReferenceDiscriminator
 from lightning_gan.nets.labels import (
-    check_labels,
     check_num_classes,
     check_positive_int,
-    refuse_labels,
+    generator_labels,
 )
 
 
@@ -71,17 +70,9 @@ class MLPGenerator(nn.Module):
             self.embed = nn.Embedding(self.num_classes, self.embed_dim)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        if self.num_classes is None:
-            if labels is not None:
-                raise refuse_labels(type(self).__name__)
+        labels = generator_labels(self, z, labels)
+        if labels is None:
             return self.net(z)
-        labels = check_labels(
-            labels,
-            net=type(self).__name__,
-            num_classes=self.num_classes,
-            shape=(z.shape[0],),
-            device=z.device,
-        )
         return self.net(torch.cat([z, self.embed(labels)], 1))
 
 
