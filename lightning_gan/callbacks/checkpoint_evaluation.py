@@ -68,6 +68,8 @@ class CheckpointEvaluation(Callback):
         seed: seed of the latents (every evaluation of a checkpoint gives the same numbers).
         data_range: the images' value range.
         inception_weights, download: where the Inception weights are (see ``FeatureMetrics``).
+        per_class: also FID per class and their mean (``eval/intra_fid``); ``None``: for a
+            conditional GAN with at most 100 classes.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class CheckpointEvaluation(Callback):
         data_range: tuple[float, float] = (-1.0, 1.0),
         inception_weights: str | None = None,
         download: bool = False,
+        per_class: bool | None = None,
     ) -> None:
         super().__init__()
         if n_samples is not None and (not isinstance(n_samples, int) or n_samples < 2):
@@ -94,6 +97,8 @@ class CheckpointEvaluation(Callback):
         self.data_range = data_range
         self.inception_weights = inception_weights
         self.download = download
+        self.per_class = per_class
+        self._classes: int | None = None
         self.evaluator: Any = None
         self.mode_coverage: Any = None
         self.results: dict[str, float] = {}
@@ -110,9 +115,17 @@ class CheckpointEvaluation(Callback):
         else:
             from lightning_gan.metrics.evaluator import FeatureEvaluator
 
+            classes = getattr(pl_module, "num_classes", None)
+            per_class = (
+                self.per_class
+                if self.per_class is not None
+                else (classes is not None and classes <= 100)
+            )
+            self._classes = classes if per_class else None
             self.evaluator = FeatureEvaluator(
                 features,
                 self.metrics,
+                num_classes=self._classes,
                 data_range=self.data_range,
                 inception_weights=self.inception_weights,
                 download=self.download,
@@ -161,7 +174,8 @@ class CheckpointEvaluation(Callback):
 
     def _update_real(self, pl_module: Any, batch: Any) -> None:
         if self.evaluator is not None:
-            self.evaluator.update_real(pl_module.real_from_batch(batch))
+            labels = pl_module.labels_from_batch(batch) if self._classes else None
+            self.evaluator.update_real(pl_module.real_from_batch(batch), labels)
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._finish(trainer, pl_module)
@@ -198,7 +212,10 @@ class CheckpointEvaluation(Callback):
         n_local = rank_share(n, trainer.world_size)
         with seeded_rng(self.seed + trainer.global_rank, pl_module.device):
             labels = generation_labels(pl_module, n_local)
+            start = 0
             for fake in generated_batches(pl_module, n_local, self.batch_size, labels):
-                self.evaluator.update_fake(fake)
+                batch_labels = labels[start : start + len(fake)] if self._classes else None
+                self.evaluator.update_fake(fake, batch_labels)
+                start += len(fake)
         values = self.evaluator.compute()
         return {f"eval/{name}": float(value) for name, value in values.items()}
