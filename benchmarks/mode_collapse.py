@@ -57,7 +57,6 @@ from lightning_gan import (
     Packing,
     R1Penalty,
     StackedMNIST,
-    TopK,
 )
 from lightning_gan.metrics.mode_coverage import coverage_for, reverse_kl
 from lightning_gan.metrics.sampling import generated_batches, seeded_rng
@@ -148,23 +147,25 @@ DATASETS: dict[str, Dataset] = {
         _mixture("ring"),
         _mlp(),
         256,
-        6000,
+        8000,
         2500,
         500,
         2500,
         _FAST,
         {
             "plain": Arm(),
-            "ema": Arm(_ema(0.99), note="generator EMA 0.99"),
+            "ema": Arm(_ema(0.995), note="generator EMA 0.995"),
+            "r1": Arm(lambda b: [R1Penalty(gamma=0.004)], note="R1 (gamma 0.004)"),
             "pack2": _pack(2),
             "mbstd": Arm(d_options={"minibatch_std": True}, note="minibatch-std D"),
-            "topk": Arm(lambda b: [TopK(decay_every_g_steps=max(b // 100, 1))], note="top-k G"),
-            "batch512": Arm(batch_size=512, note="batch 512"),
+            "batch512": Arm(
+                batch_size=512, lr_drop_at=0.75, note="batch 512 + lr/10 for the last 25 %"
+            ),
             "recipe": Arm(
-                _ema(0.99),
+                lambda b: [R1Penalty(gamma=0.004), GeneratorEMA(decay=0.995)],
                 batch_size=512,
-                lr_drop_at=0.8,
-                note="EMA 0.99 + batch 512 + lr/10 for the last 20 %",
+                lr_drop_at=0.75,
+                note="R1 0.004 + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
             ),
         },
     ),
@@ -179,16 +180,15 @@ DATASETS: dict[str, Dataset] = {
         _FAST,
         {
             "plain": Arm(),
-            "ema": Arm(_ema(0.99), note="generator EMA 0.99"),
+            "ema": Arm(_ema(0.995), note="generator EMA 0.995"),
             "r1": Arm(lambda b: [R1Penalty(gamma=0.1)], note="R1 (gamma 0.1)"),
             "pack4": _pack(4),
             "mbstd": Arm(d_options={"minibatch_std": True}, note="minibatch-std D"),
-            "batch512": Arm(batch_size=512, note="batch 512"),
             "recipe": Arm(
-                lambda b: [R1Penalty(gamma=0.1), GeneratorEMA(decay=0.99)],
+                lambda b: [R1Penalty(gamma=0.1), GeneratorEMA(decay=0.995)],
                 batch_size=512,
-                lr_drop_at=0.8,
-                note="R1 0.1 + EMA 0.99 + batch 512 + lr/10 for the last 20 %",
+                lr_drop_at=0.75,
+                note="R1 0.1 + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
             ),
         },
     ),
@@ -204,12 +204,11 @@ DATASETS: dict[str, Dataset] = {
         {
             "plain": Arm(),
             "pack2": _pack(2),
-            "mbstd": Arm(d_options={"minibatch_std": True}, note="minibatch-std D"),
-            "ema": Arm(_ema(0.999), note="generator EMA 0.999"),
             "recipe": Arm(
                 lambda b: [Packing(num_packed=2), GeneratorEMA(decay=0.999)],
                 d_options={"pack": 2},
-                note="PacGAN2 + EMA 0.999",
+                lr_drop_at=0.75,
+                note="PacGAN2 + EMA 0.999 + lr/10 for the last 25 %",
             ),
         },
     ),
@@ -225,7 +224,7 @@ DATASETS: dict[str, Dataset] = {
         {
             "plain": Arm(),
             "ema": Arm(_ema(0.999), note="generator EMA 0.999"),
-            "recipe": Arm(_ema(0.999), lr_drop_at=0.8, note="EMA 0.999 + lr/10 for the last 20 %"),
+            "recipe": Arm(_ema(0.999), lr_drop_at=0.75, note="EMA 0.999 + lr/10 for the last 25 %"),
         },
     ),
 }
