@@ -42,7 +42,7 @@ import lightning as L
 import torch
 from lightning.pytorch import Callback, LightningDataModule
 from torch import Tensor, nn
-from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.lr_scheduler import MultiStepLR
 
 from lightning_gan import (
     GAN,
@@ -287,8 +287,10 @@ def evaluate(gan: GAN, name: str, data: LightningDataModule, n: int, seed: int) 
     return out
 
 
-def _lr_drop(at: float, batches: int) -> Callable[[Any], LambdaLR]:
-    return lambda opt: LambdaLR(opt, lambda t: 1.0 if t < at * batches else 0.1)
+def _lr_drop(at: float, batches: int) -> Callable[[Any], MultiStepLR]:
+    """lr / 10 after ``at`` of the run (counted in each network's optimizer steps): what the
+    ``*_best.yaml`` configs write as ``MultiStepLR(milestones=[...], gamma=0.1)``."""
+    return lambda opt: MultiStepLR(opt, milestones=[math.ceil(at * batches)], gamma=0.1)
 
 
 def run_one(name: str, arm_name: str, seed: int, batches: int | None = None) -> tuple[dict, Tensor]:

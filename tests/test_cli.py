@@ -35,7 +35,22 @@ def _argv(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["lightning-gan"])
 
 
-@pytest.mark.parametrize("name", ["ring", "grid", "digits", "stacked_mnist"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ring",
+        "grid",
+        "digits",
+        "stacked_mnist",
+        "ring_best",
+        "grid_best",
+        "stacked_mnist_best",
+        "mnist5k_best",
+        "digits_diffaugment",
+        "digits_ada",
+        "ring_pacgan",
+    ],
+)
 def test_every_example_config_trains(name: str, tmp_path: Path) -> None:
     cli = _fit(CONFIGS / f"{name}.yaml", tmp_path, "--data.init_args.batch_size=8")
     assert cli.trainer.global_step == 4
