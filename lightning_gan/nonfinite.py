@@ -106,7 +106,7 @@ class NonFiniteGuard:
     def _nonfinite_cause(self) -> str:
         """The likely cause, for the message: the data when this batch holds NaN/inf, else the
         optimisation (checked only here, after a failure, so it costs nothing per step)."""
-        real = getattr(self, "_last_real", None)
+        real = getattr(self, "_last_real", [None])[0]
         if isinstance(real, Tensor) and not bool(torch.isfinite(real).all()):
             return (
                 "This batch of real data holds NaN/inf values: clean the dataset (e.g. "
