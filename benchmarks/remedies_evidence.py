@@ -74,6 +74,7 @@ def _arm_callbacks(arm: str, speed: int) -> list:
     return {
         "none": [],
         "diffaugment": [DiffAugment()],
+        "diffaugment_translation": [DiffAugment(policy="translation")],
         "ada": [AdaptiveAugment(target=0.6, speed_images=speed)],
         "bcr": [ConsistencyRegularization(weight=10.0)],
         "lecam": [LeCamRegularization(weight=0.3)],
@@ -162,6 +163,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--batches", type=int, default=1500)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--arms", nargs="+", help="only these arms (default: all of each study)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -169,9 +171,14 @@ def main() -> None:
     records = json.loads(args.results.read_text()) if args.results.exists() else []
     plan = []
     if "limited" in args.studies:
-        plan += [("limited", a, n) for n in (500, 1000) for a in ("none", "diffaugment", "ada")]
+        plan += [
+            ("limited", a, n)
+            for n in (500, 1000)
+            for a in ("none", "diffaugment", "diffaugment_translation", "ada")
+        ]
     if "digits" in args.studies:
         plan += [("digits", a, 1797) for a in ("none", "bcr", "lecam")]
+    plan = [p for p in plan if not args.arms or p[1] in args.arms]
     for study, arm, n in plan:
         for seed in args.seeds:
             record = run(study, arm, n, seed, args.batches)
