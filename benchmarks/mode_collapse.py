@@ -161,11 +161,18 @@ DATASETS: dict[str, Dataset] = {
             "batch512": Arm(
                 batch_size=512, lr_drop_at=0.75, note="batch 512 + lr/10 for the last 25 %"
             ),
-            "recipe": Arm(
+            "r1_ema": Arm(
                 lambda b: [R1Penalty(gamma=0.004), GeneratorEMA(decay=0.995)],
                 batch_size=512,
                 lr_drop_at=0.75,
                 note="R1 0.004 + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
+            ),
+            "recipe": Arm(
+                _ema(0.995),
+                d_options={"minibatch_std": True},
+                batch_size=512,
+                lr_drop_at=0.75,
+                note="minibatch-std D + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
             ),
         },
     ),
@@ -184,11 +191,21 @@ DATASETS: dict[str, Dataset] = {
             "r1": Arm(lambda b: [R1Penalty(gamma=0.1)], note="R1 (gamma 0.1)"),
             "pack4": _pack(4),
             "mbstd": Arm(d_options={"minibatch_std": True}, note="minibatch-std D"),
-            "recipe": Arm(
+            "batch512": Arm(
+                batch_size=512, lr_drop_at=0.75, note="batch 512 + lr/10 for the last 25 %"
+            ),
+            "r1_ema": Arm(
                 lambda b: [R1Penalty(gamma=0.1), GeneratorEMA(decay=0.995)],
                 batch_size=512,
                 lr_drop_at=0.75,
                 note="R1 0.1 + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
+            ),
+            "recipe": Arm(
+                _ema(0.995),
+                d_options={"minibatch_std": True},
+                batch_size=512,
+                lr_drop_at=0.75,
+                note="minibatch-std D + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
             ),
         },
     ),
