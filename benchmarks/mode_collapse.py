@@ -369,7 +369,7 @@ def plot_samples(name: str, samples: dict[str, Tensor], records: list[dict], pat
     from matplotlib.figure import Figure
 
     arms = [a for a in DATASETS[name].arms if a in samples]
-    fig = Figure(figsize=(2.4 * len(arms), 2.6))
+    fig = Figure(figsize=(2.4 * len(arms), 3.0))
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(arms), squeeze=False)[0]
     by_arm = {r["arm"]: r for r in records}
@@ -395,7 +395,8 @@ def plot_samples(name: str, samples: dict[str, Tensor], records: list[dict], pat
         ax.set_title(
             f"{arm}: {record['modes']} modes\n{hq:.1f}% HQ, KL {record['kl']:.3f}", fontsize=7
         )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.subplots_adjust(top=0.82)
     fig.savefig(path, dpi=90)
 
 
