@@ -142,72 +142,38 @@ _IMAGES = {
     "betas_d": (0.0, 0.999),
 }
 
+
+def _mixture_arms(r1_gamma: float, pack: int) -> dict[str, Arm]:
+    """The 2-D arms: each single remedy, R1 + EMA, and the recipe. R1's gamma scales with the
+    mode width squared (D's slope grows as 1/std): 0.1 at the grid's std 0.05, 0.004 at 0.01."""
+    late_drop = {"batch_size": 512, "lr_drop_at": 0.75}
+    return {
+        "plain": Arm(),
+        "ema": Arm(_ema(0.995), note="generator EMA 0.995"),
+        "r1": Arm(lambda b: [R1Penalty(gamma=r1_gamma)], note=f"R1 (gamma {r1_gamma})"),
+        f"pack{pack}": _pack(pack),
+        "mbstd": Arm(d_options={"minibatch_std": True}, note="minibatch-std D"),
+        "batch512": Arm(**late_drop, note="batch 512 + lr/10 for the last 25 %"),
+        "r1_ema": Arm(
+            lambda b: [R1Penalty(gamma=r1_gamma), GeneratorEMA(decay=0.995)],
+            **late_drop,
+            note=f"R1 {r1_gamma} + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
+        ),
+        "recipe": Arm(
+            _ema(0.995),
+            d_options={"minibatch_std": True},
+            **late_drop,
+            note="minibatch-std D + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
+        ),
+    }
+
+
 DATASETS: dict[str, Dataset] = {
     "ring": Dataset(
-        _mixture("ring"),
-        _mlp(),
-        256,
-        8000,
-        2500,
-        500,
-        2500,
-        _FAST,
-        {
-            "plain": Arm(),
-            "ema": Arm(_ema(0.995), note="generator EMA 0.995"),
-            "r1": Arm(lambda b: [R1Penalty(gamma=0.004)], note="R1 (gamma 0.004)"),
-            "pack2": _pack(2),
-            "mbstd": Arm(d_options={"minibatch_std": True}, note="minibatch-std D"),
-            "batch512": Arm(
-                batch_size=512, lr_drop_at=0.75, note="batch 512 + lr/10 for the last 25 %"
-            ),
-            "r1_ema": Arm(
-                lambda b: [R1Penalty(gamma=0.004), GeneratorEMA(decay=0.995)],
-                batch_size=512,
-                lr_drop_at=0.75,
-                note="R1 0.004 + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
-            ),
-            "recipe": Arm(
-                _ema(0.995),
-                d_options={"minibatch_std": True},
-                batch_size=512,
-                lr_drop_at=0.75,
-                note="minibatch-std D + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
-            ),
-        },
+        _mixture("ring"), _mlp(), 256, 8000, 2500, 500, 2500, _FAST, _mixture_arms(0.004, 2)
     ),
     "grid": Dataset(
-        _mixture("grid"),
-        _mlp(),
-        256,
-        8000,
-        2500,
-        500,
-        2500,
-        _FAST,
-        {
-            "plain": Arm(),
-            "ema": Arm(_ema(0.995), note="generator EMA 0.995"),
-            "r1": Arm(lambda b: [R1Penalty(gamma=0.1)], note="R1 (gamma 0.1)"),
-            "pack4": _pack(4),
-            "mbstd": Arm(d_options={"minibatch_std": True}, note="minibatch-std D"),
-            "batch512": Arm(
-                batch_size=512, lr_drop_at=0.75, note="batch 512 + lr/10 for the last 25 %"
-            ),
-            "r1_ema": Arm(
-                lambda b: [R1Penalty(gamma=0.1), GeneratorEMA(decay=0.995)],
-                batch_size=512,
-                lr_drop_at=0.75,
-                note="R1 0.1 + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
-            ),
-            "recipe": Arm(
-                _ema(0.995),
-                d_options={"minibatch_std": True},
-                batch_size=512,
-                lr_drop_at=0.75,
-                note="minibatch-std D + EMA 0.995 + batch 512 + lr/10 for the last 25 %",
-            ),
-        },
+        _mixture("grid"), _mlp(), 256, 8000, 2500, 500, 2500, _FAST, _mixture_arms(0.1, 4)
     ),
     "stacked_mnist": Dataset(
         lambda seed, bs: StackedMNIST(n_samples=50_000, batch_size=bs, seed=seed),
