@@ -22,7 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
-_MARKER = re.compile(r"(<!-- begin:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- end:(?P=name) -->)", re.S)
+_MARKER = re.compile(
+    r"(<!-- begin:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- end:(?P=name) -->)", re.S
+)
 
 
 def _renderers() -> tuple[dict[str, Callable[[Path], str]], dict[str, Callable[[Path], str]]]:

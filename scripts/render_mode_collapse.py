@@ -70,16 +70,18 @@ def tables(results: Path, datasets: tuple[str, ...] = ORDER) -> str:
         target = TARGETS.get(name)
         goal = (
             ", ".join(
-                f"{k.replace('hq_fraction', 'HQ')} {'≥' if k != 'kl' else '≤'} "
-                f"{100 * v:.0f} %" if k == "hq_fraction" else
-                f"{k} {'≥' if k != 'kl' else '≤'} {v}"
+                f"{k.replace('hq_fraction', 'HQ')} {'≥' if k != 'kl' else '≤'} {100 * v:.0f} %"
+                if k == "hq_fraction"
+                else f"{k} {'≥' if k != 'kl' else '≤'} {v}"
                 for k, v in target.items()
             )
             if target
             else "samples a person reads as digits"
         )
-        out.append(f"**{TITLES[name]}** — published best: {PUBLISHED[name]}; target on every "
-                   f"seed: {goal}.\n")
+        out.append(
+            f"**{TITLES[name]}** — published best: {PUBLISHED[name]}; target on every "
+            f"seed: {goal}.\n"
+        )
         header = "| arm | what it changes | " + " | ".join(f"seed {s}" for s in seeds)
         header += " | batches | train s (mean) |"
         out += [header, "|" + "---|" * (4 + len(seeds))]
@@ -90,8 +92,11 @@ def tables(results: Path, datasets: tuple[str, ...] = ORDER) -> str:
             cells = [_cell(by_seed[s]) if s in by_seed else "—" for s in seeds]
             seconds = sum(r["train_seconds"] for r in by_seed.values()) / len(by_seed)
             name_cell = f"**{arm}**" if arm == "recipe" else arm
-            out.append(f"| {name_cell} | {first.get('note') or 'plain GAN'} | "
-                       + " | ".join(cells) + f" | {first['batches']} | {seconds:.0f} |")
+            out.append(
+                f"| {name_cell} | {first.get('note') or 'plain GAN'} | "
+                + " | ".join(cells)
+                + f" | {first['batches']} | {seconds:.0f} |"
+            )
         recipe = [r for r in rows if r["arm"] == "recipe"]
         if recipe and target:
             hits = sum(bool(meets(r)) for r in recipe)
