@@ -57,6 +57,26 @@ def _cell(r: dict) -> str:
     return " / ".join(parts) + mark
 
 
+def _best(rows: list[dict], has_target: bool) -> str:
+    """The arm that did best: most seeds meeting the target, then the lowest mean KL (with no
+    target: the lowest mean FID)."""
+
+    def score(arm: str) -> tuple:
+        group = [r for r in rows if r["arm"] == arm]
+        kl = [r["kl"] for r in group if not math.isnan(r["kl"])]
+        mean_kl = sum(kl) / len(kl) if kl else math.inf
+        if has_target:
+            return (-sum(bool(meets(r)) for r in group), mean_kl)
+        fids = [r["fid"] for r in group if r.get("fid") is not None]
+        return (sum(fids) / len(fids) if fids else math.inf, mean_kl)
+
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    best = min(arms, key=score)
+    seeds = len([r for r in rows if r["arm"] == best])
+    rule = "most seeds on target, then lowest mean KL" if has_target else "lowest mean FID"
+    return f"Best arm here ({rule}, {seeds} seeds): **{best}**.\n"
+
+
 def tables(results: Path, datasets: tuple[str, ...] = ORDER) -> str:
     records = _load(results)
     if not records:
@@ -101,6 +121,7 @@ def tables(results: Path, datasets: tuple[str, ...] = ORDER) -> str:
         if recipe and target:
             hits = sum(bool(meets(r)) for r in recipe)
             out.append(f"\nRecipe meets the target on {hits} of {len(recipe)} seeds.")
+        out.append(_best(rows, bool(target)))
         out.append("")
     cells = "Cells: modes / HQ / reverse KL (/ FID, precision P, recall R in the shipped "
     cells += "feature space); ✓ = the issue's target met on that seed."
