@@ -57,7 +57,17 @@ def _cell(r: dict) -> str:
     return " / ".join(parts) + mark
 
 
-def _best(rows: list[dict], has_target: bool) -> str:
+# The shipped configs: each is one study arm, seed 0 (tests/test_mode_collapse_configs.py
+# checks that each is its dataset's best arm and has that arm's budget).
+CONFIGS = {
+    "ring_best.yaml": ("ring", "recipe"),
+    "grid_best.yaml": ("grid", "ema_batch512"),
+    "stacked_mnist_best.yaml": ("stacked_mnist", "plain"),
+    "mnist5k_best.yaml": ("mnist5k", "plain"),
+}
+
+
+def best_arm(rows: list[dict], has_target: bool) -> str:
     """The arm that did best: most seeds meeting the target, then the lowest mean KL (with no
     target: the lowest mean FID)."""
 
@@ -71,7 +81,11 @@ def _best(rows: list[dict], has_target: bool) -> str:
         return (sum(fids) / len(fids) if fids else math.inf, mean_kl)
 
     arms = list(dict.fromkeys(r["arm"] for r in rows))
-    best = min(arms, key=score)
+    return min(arms, key=score)
+
+
+def _best(rows: list[dict], has_target: bool) -> str:
+    best = best_arm(rows, has_target)
     seeds = len([r for r in rows if r["arm"] == best])
     rule = "most seeds on target, then lowest mean KL" if has_target else "lowest mean FID"
     return f"Best arm here ({rule}, {seeds} seeds): **{best}**.\n"
@@ -128,7 +142,71 @@ def tables(results: Path, datasets: tuple[str, ...] = ORDER) -> str:
     return "\n".join(out) + "\n" + cells + "\n"
 
 
+def recipes(results: Path) -> str:
+    """One row per shipped config: the arm it is, its budget and what it measured."""
+    records = _load(results)
+    out = [
+        "| config | dataset | study arm | batches × batch size | wall min (mean of seeds) | "
+        "CPU min (mean) | seeds on target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for config, (name, arm) in CONFIGS.items():
+        rows = [r for r in records if r["dataset"] == name and r["arm"] == arm]
+        if not rows:
+            continue
+        wall = sum(r["train_seconds"] for r in rows) / len(rows) / 60
+        cpu = [r["train_cpu_seconds"] for r in rows if "train_cpu_seconds" in r]
+        cpu_cell = f"{sum(cpu) / len(cpu) / 60:.1f}" if cpu else "—"
+        hits = [meets(r) for r in rows]
+        on_target = "—" if hits[0] is None else f"{sum(map(bool, hits))} of {len(rows)}"
+        out.append(
+            f"| `examples/configs/{config}` | {name} | {arm} | {rows[0]['batches']} × "
+            f"{rows[0]['batch_size']} | {wall:.1f} | {cpu_cell} | {on_target} |"
+        )
+    out.append(
+        "\nRun one with `lightning-gan fit --config examples/configs/NAME.yaml` (seed 0); "
+        "minutes are `Trainer.fit` on this CPU, one thread, coverage measured during the run."
+    )
+    return "\n".join(out) + "\n"
+
+
+def _mean_std(values: list[float], scale: float, digits: int) -> str:
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)) ** 0.5
+    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+
+
+def packing_evidence(results: Path) -> str:
+    """Issue 13's packing / minibatch-std evidence: those arms of the study beside the plain GAN,
+    mean ± std over seeds (the per-seed cells are in the study's tables)."""
+    records = _load(results)
+    out = [
+        "| dataset | arm | what it changes | modes | HQ % | reverse KL | seeds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("ring", "grid", "stacked_mnist"):
+        rows = [r for r in records if r["dataset"] == name]
+        arms = [a for a in dict.fromkeys(r["arm"] for r in rows)]
+        arms = [a for a in arms if a == "plain" or a == "mbstd" or a.startswith("pack")]
+        for arm in arms:
+            group = [r for r in rows if r["arm"] == arm]
+            hq = [r["hq_fraction"] for r in group if r.get("hq_fraction") is not None]
+            out.append(
+                f"| {TITLES[name].split(',')[0]} | {arm} | {group[0].get('note') or 'plain GAN'} "
+                f"| {_mean_std([r['modes'] for r in group], 1, 1)} "
+                f"| {_mean_std(hq, 100, 1) if hq else '—'} "
+                f"| {_mean_std([r['kl'] for r in group], 1, 3)} | {len(group)} |"
+            )
+    out.append(
+        "\nFrom `docs/results/mode_collapse.json` (`benchmarks/mode_collapse.py`; each run's "
+        "budget and per-seed numbers in the mode-collapse tables)."
+    )
+    return "\n".join(out) + "\n"
+
+
 SECTIONS = {
+    "remedies-packing-evidence": packing_evidence,
+    "mode-collapse-recipes": recipes,
     "readme-mode-collapse": tables,
     "mode-collapse-tables": tables,
 }
