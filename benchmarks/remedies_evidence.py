@@ -4,6 +4,9 @@
   ``AdaptiveAugment`` (ADA); FID, precision and recall in the shipped MNIST feature space,
   5000 generated samples against all 5000 real digits (the held-out ones included, so a
   generator that memorises its few training images is penalised); ADA's ``p`` over training;
+* the same on 500 images for ``LONG`` times the batches (``limited_long``): augmentation is a
+  remedy for a discriminator that has memorised its data, which takes longer than the short
+  budget to happen;
 * consistency and LeCam regularisation on scikit-learn digits (8x8): FID / precision / recall in
   the shipped digits feature space.
 
@@ -11,7 +14,7 @@
 ``benchmarks/mode_collapse.py``.) Writes ``docs/results/remedies_evidence.json`` and
 ``docs/figures/ada_p.png``.
 
-    python benchmarks/remedies_evidence.py                 # both studies, 3 seeds
+    python benchmarks/remedies_evidence.py                 # every study, 3 seeds
     python benchmarks/remedies_evidence.py --studies digits --seeds 0
 """
 
@@ -46,6 +49,7 @@ from lightning_gan.metrics.sampling import generated_batches, seeded_rng
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "remedies_evidence.json"
+LONG = 3  # the limited_long study trains this many times the batches of the others
 
 
 class Subset(LightningDataModule):
@@ -83,7 +87,7 @@ def _arm_callbacks(arm: str, speed: int) -> list:
 
 def run(study: str, arm: str, n_images: int, seed: int, batches: int) -> dict:
     L.seed_everything(seed, verbose=False)
-    if study == "limited":
+    if study in ("limited", "limited_long"):
         real = load_mnist5k()[0]
         data = Subset(real, n_images, seed, 64)
         size, width, features = 28, 32, "mnist"
@@ -145,9 +149,9 @@ def plot_p(records: list[dict], path: Path) -> None:
         ax.plot(
             steps,
             p,
-            color="C0" if r["n_images"] == 500 else "C1",
+            color={"limited_long": "C2"}.get(r["study"], "C0" if r["n_images"] == 500 else "C1"),
             lw=1,
-            label=f"{r['n_images']} images" if r["seed"] == 0 else None,
+            label=f"{r['n_images']} images, {r['batches']} batches" if r["seed"] == 0 else None,
         )
     ax.set_xlabel("D steps")
     ax.set_ylabel("ADA p")
@@ -159,7 +163,12 @@ def plot_p(records: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--studies", nargs="+", default=["limited", "digits"])
+    parser.add_argument(
+        "--studies",
+        nargs="+",
+        default=["limited", "digits", "limited_long"],
+        choices=["limited", "digits", "limited_long"],
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--batches", type=int, default=1500)
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -178,10 +187,13 @@ def main() -> None:
         ]
     if "digits" in args.studies:
         plan += [("digits", a, 1797) for a in ("none", "bcr", "lecam")]
+    if "limited_long" in args.studies:
+        plan += [("limited_long", a, 500) for a in ("none", "diffaugment", "ada")]
     plan = [p for p in plan if not args.arms or p[1] in args.arms]
     for study, arm, n in plan:
         for seed in args.seeds:
-            record = run(study, arm, n, seed, args.batches)
+            batches = args.batches * (LONG if study == "limited_long" else 1)
+            record = run(study, arm, n, seed, batches)
             key = (study, arm, n, seed)
             records = [
                 r for r in records if (r["study"], r["arm"], r["n_images"], r["seed"]) != key

@@ -86,9 +86,10 @@ def best_arm(rows: list[dict], has_target: bool) -> str:
 
 def _best(rows: list[dict], has_target: bool) -> str:
     best = best_arm(rows, has_target)
-    seeds = len([r for r in rows if r["arm"] == best])
+    group = [r for r in rows if r["arm"] == best]
     rule = "most seeds on target, then lowest mean KL" if has_target else "lowest mean FID"
-    return f"Best arm here ({rule}, {seeds} seeds): **{best}**.\n"
+    hits = f", target met on {sum(bool(meets(r)) for r in group)} of them" if has_target else ""
+    return f"Best arm here ({rule}, {len(group)} seeds{hits}): **{best}**.\n"
 
 
 def tables(results: Path, datasets: tuple[str, ...] = ORDER) -> str:

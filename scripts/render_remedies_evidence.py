@@ -34,6 +34,10 @@ def evidence(results: Path) -> str:
             "MNIST5k cut to N images (FID / precision / recall against all 5000 real "
             "digits, shipped MNIST features, 5000 samples)",
         ),
+        (
+            "limited_long",
+            "MNIST5k cut to 500 images, a longer budget (same protocol)",
+        ),
         ("digits", "scikit-learn digits, 1797 images (shipped digits features, 5000 samples)"),
     ):
         rows = [r for r in records if r["study"] == study]

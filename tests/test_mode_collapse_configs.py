@@ -50,7 +50,8 @@ def test_config_has_its_arms_settings_and_budget(study, render, config: str) -> 
     cfg = yaml.safe_load((ROOT / "examples" / "configs" / config).read_text())
     arm = spec.arms[arm_name]
     assert cfg["seed_everything"] == 0
-    assert cfg["trainer"]["max_steps"] == 2 * spec.batches  # a D and a G step per batch
+    batches = arm.batches or spec.batches
+    assert cfg["trainer"]["max_steps"] == 2 * batches  # a D and a G step per batch
     assert cfg["data"]["init_args"]["batch_size"] == (arm.batch_size or spec.batch_size)
 
     model = cfg["model"]["init_args"]
@@ -68,14 +69,12 @@ def test_config_has_its_arms_settings_and_budget(study, render, config: str) -> 
             assert scheduler is None
         else:
             assert scheduler["class_path"] == "torch.optim.lr_scheduler.MultiStepLR"
-            assert scheduler["init_args"]["milestones"] == [
-                math.ceil(arm.lr_drop_at * spec.batches)
-            ]
+            assert scheduler["init_args"]["milestones"] == [math.ceil(arm.lr_drop_at * batches)]
             assert scheduler["init_args"]["gamma"] == 0.1
 
     expected = [
         (type(cb).__name__, {a: getattr(cb, a) for a in _CALLBACK_ATTRS if hasattr(cb, a)})
-        for cb in arm.callbacks(spec.batches)
+        for cb in arm.callbacks(batches)
     ]
     names = {n for n, _ in expected} | {"GeneratorEMA", "Packing", "R1Penalty"}
     shipped = [
