@@ -453,6 +453,18 @@ def load(path: Path = RESULTS) -> list[dict]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
+def in_study_order(records: list[dict]) -> list[dict]:
+    """Records by dataset, then arm as declared in DATASETS, then seed: the tables' row order."""
+    datasets = list(DATASETS)
+
+    def key(r: dict) -> tuple:
+        arms = list(DATASETS[r["dataset"]].arms)
+        arm = arms.index(r["arm"]) if r["arm"] in arms else len(arms)
+        return (datasets.index(r["dataset"]), arm, r["seed"])
+
+    return sorted(records, key=key)
+
+
 def _samples_cache(out: Path, record: dict) -> Path:
     return out / f"{record['dataset']}_{record['arm']}_{record['seed']}.pt"
 
@@ -489,6 +501,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
                 records.append(record)
                 new.append(record)
                 args.results.parent.mkdir(parents=True, exist_ok=True)
+                records = in_study_order(records)
                 args.results.write_text(json.dumps(records, indent=1) + "\n")
                 print(_line(record), flush=True)
         mine = [r for r in records if r["dataset"] == name]

@@ -60,8 +60,8 @@ def _cell(r: dict) -> str:
 # The shipped configs: each is one study arm, seed 0 (tests/test_mode_collapse_configs.py
 # checks that each is its dataset's best arm and has that arm's budget).
 CONFIGS = {
-    "ring_best.yaml": ("ring", "recipe"),
-    "grid_best.yaml": ("grid", "ema_batch512"),
+    "ring_best.yaml": ("ring", "recipe_2x"),
+    "grid_best.yaml": ("grid", "ema_batch512_2x"),
     "stacked_mnist_best.yaml": ("stacked_mnist", "plain"),
     "mnist5k_best.yaml": ("mnist5k", "plain"),
 }
