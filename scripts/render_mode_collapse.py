@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 
 ORDER = ("ring", "grid", "stacked_mnist", "mnist5k")
@@ -172,9 +173,8 @@ def recipes(results: Path) -> str:
 
 
 def _mean_std(values: list[float], scale: float, digits: int) -> str:
-    mean = sum(values) / len(values)
-    std = (sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)) ** 0.5
-    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{scale * statistics.fmean(values):.{digits}f} ± {scale * std:.{digits}f}"
 
 
 def packing_evidence(results: Path) -> str:
@@ -187,8 +187,8 @@ def packing_evidence(results: Path) -> str:
     ]
     for name in ("ring", "grid", "stacked_mnist"):
         rows = [r for r in records if r["dataset"] == name]
-        arms = [a for a in dict.fromkeys(r["arm"] for r in rows)]
-        arms = [a for a in arms if a == "plain" or a == "mbstd" or a.startswith("pack")]
+        arms = [a for a in dict.fromkeys(r["arm"] for r in rows) if a in ("plain", "mbstd")]
+        arms += [a for a in dict.fromkeys(r["arm"] for r in rows) if a.startswith("pack")]
         for arm in arms:
             group = [r for r in rows if r["arm"] == arm]
             hq = [r["hq_fraction"] for r in group if r.get("hq_fraction") is not None]
