@@ -28,7 +28,7 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from torch import Tensor
 
-import lightning_gan.nonfinite as gan_module
+import lightning_gan.step.nonfinite as gan_module
 from lightning_gan import GAN
 
 

@@ -28,7 +28,8 @@ import lightning as L
 from throughput_arms import LockstepPlain, Stamps, Workload, fit_lightning, load_average, make_gan
 from torch import Tensor
 
-from lightning_gan.hooks import GANCallback, StepOutput
+from lightning_gan.hooks import GANCallback
+from lightning_gan.step.records import DStep
 
 
 class DPhaseTimer(GANCallback):
@@ -44,12 +45,14 @@ class DPhaseTimer(GANCallback):
         self.durations: list[float] = []
         self._start = 0.0
 
-    def transform_discriminator_input(self, gan: Any, x: Tensor, real: bool) -> Tensor:
+    def transform_discriminator_input(
+        self, gan: Any, x: Tensor, labels: Tensor | None, real: bool
+    ) -> tuple[Tensor, Tensor | None]:
         if real:  # only the D phase transforms real data, and it does so first
             self._start = self.clock()
-        return x
+        return x, labels
 
-    def on_discriminator_step_end(self, gan: Any, output: StepOutput) -> None:
+    def on_discriminator_step_end(self, gan: Any, output: DStep) -> None:
         self.durations.append(self.clock() - self._start)
 
     def mean(self, warmup: int) -> float:

@@ -2,6 +2,7 @@
 
 from lightning_gan.callbacks import (
     AdaptiveAugment,
+    AuxiliaryClassifier,
     CheckpointEvaluation,
     ConsistencyRegularization,
     DiffAugment,
@@ -25,7 +26,6 @@ from lightning_gan.callbacks import (
     WeightClipping,
     WeightPenalty,
 )
-from lightning_gan.conditioning import StepContext
 from lightning_gan.data import (
     Digits,
     GaussianMixture,
@@ -38,7 +38,7 @@ from lightning_gan.data import (
 )
 from lightning_gan.distributed import GANDDPStrategy
 from lightning_gan.evaluation_data import EvaluationData, SampleRequests
-from lightning_gan.hooks import GANCallback, StepOutput
+from lightning_gan.hooks import GANCallback, HookDispatch
 from lightning_gan.losses import LOSSES, GANLoss, get_loss
 from lightning_gan.metrics import (
     PRDC,
@@ -57,11 +57,13 @@ from lightning_gan.nets import (
     MLPGenerator,
     ProjectionHead,
 )
+from lightning_gan.step.records import DStep, GStep, NetworkRecord
 
 __all__ = [
     "GAN",
     "NonFiniteError",
     "AdaptiveAugment",
+    "AuxiliaryClassifier",
     "ConsistencyRegularization",
     "DiffAugment",
     "LeCamRegularization",
@@ -91,12 +93,14 @@ __all__ = [
     "SampleWriter",
     "EvaluationData",
     "SampleRequests",
-    "StepContext",
     "GANCallback",
     "GANDDPStrategy",
     "GANLoss",
     "LOSSES",
-    "StepOutput",
+    "DStep",
+    "GStep",
+    "NetworkRecord",
+    "HookDispatch",
     "get_loss",
     "GaussianMixture",
     "Digits",

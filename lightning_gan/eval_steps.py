@@ -31,7 +31,7 @@ class EvaluationSteps:
 
     def _score_held_out(self, batch: Any, prefix: str) -> None:
         real = self.real_from_batch(batch)
-        labels = self.labels_from_batch(batch) if self.num_classes is not None else None
+        labels = self.labels_from_batch(batch)
         with torch.no_grad():
             scores = self.discriminate(real, labels)
         self.log(

@@ -12,7 +12,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_gan.conditioning import balanced_labels, call, check_labels, split_scores
+from lightning_gan.step.conditioning import (
+    balanced_labels,
+    batch_data,
+    call,
+    check_labels,
+    conditioning_labels,
+    split_scores,
+)
 
 
 class Generation:
@@ -69,7 +76,7 @@ class Generation:
     def sampling_generator(self) -> nn.Module:
         """The generator evaluation uses: a callback's (e.g. EMA), the averaged generator of a
         loaded checkpoint, or ``self.generator``."""
-        generator = self._dispatch().sampling_generator(self)
+        generator = self.hooks.sampling_generator(self)
         if generator is None:
             generator = self.loaded_ema_generator()
         return self.generator if generator is None else generator
@@ -84,16 +91,8 @@ class Generation:
 
     def real_from_batch(self, batch: Any) -> Tensor:
         """Extract real data from a batch; ``(data, labels)`` pairs give ``data``."""
-        return batch[0] if isinstance(batch, (tuple, list)) else batch
+        return batch_data(batch)
 
     def labels_from_batch(self, batch: Any) -> Tensor | None:
         """The batch's class labels for a conditional GAN (``None`` when unconditional)."""
-        if self.num_classes is None:
-            return None
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise ValueError(
-                f"GAN(num_classes={self.num_classes}) needs (x, y) batches with class labels, "
-                "but the batch has no labels: use a datamodule that yields labels, or "
-                "num_classes=None for an unconditional GAN."
-            )
-        return batch[1]
+        return conditioning_labels(batch, self.num_classes)

@@ -1,144 +1,121 @@
 """The hook protocol through which callbacks change the alternating GAN step.
 
-Remedies (instance noise, penalties, unrolling, EMA) are Lightning callbacks that subclass
-:class:`GANCallback` and override only the hooks they need. :class:`~lightning_gan.GAN` finds them
-in ``trainer.callbacks`` and calls only the overridden hooks, so a remedy never requires a change
-to the module and an unused hook costs nothing per step.
+Remedies (instance noise, penalties, unrolling, EMA, ...) are Lightning callbacks that subclass
+:class:`GANCallback` and override only the hooks they need. Each hook receives the record of
+its phase (:class:`~lightning_gan.step.records.DStep` or
+:class:`~lightning_gan.step.records.GStep`), which holds every tensor of that phase: the data,
+the labels, what D sees after its input transforms, D's scores. The step
+(:meth:`GAN.training_step <lightning_gan.GAN.training_step>`) reads like this diagram; ``y`` is
+the batch's labels (``None`` when unconditional)::
 
-The step, with the hook points marked (``y``: the batch's labels, ``None`` when unconditional)::
-
-    discriminator phase (every batch)
-        fake = G(z, y)                               (no gradient to G)
-        (r, yr), (f, yf) = transform_discriminator_batch(real, y), (fake, y)
-        loss_d = loss.d(D(r, yr), D(f, yf)) + sum(discriminator_penalty(r, f))
-        step D;  on_discriminator_step_end
-    generator phase (every n_critic-th batch)
+    discriminator phase (every batch)                                   d: DStep
+        fake = G(z, y)                                   (no gradient to G)
+        (d_real, yr), (d_fake, yf) = transform_discriminator_input((real, y)), ((fake, y))
+        scores = D(d_real, yr), D(d_fake, yf)
+        loss_d = loss.d(scores) + sum(discriminator_penalty(d))
+        step D;  on_discriminator_step_end(d)
+    generator phase (every n_critic-th batch)                           g: GStep
         fake = G(z, y)
-        critic = generator_critic(real, fake) or D   (D's parameters are frozen here)
-        scores = generator_scores(critic(transform_discriminator_batch(fake, y)))
-        loss_g = loss.g(scores)
-        step G;  on_generator_step_end
+        (d_fake, yf) = transform_discriminator_input((fake, y))
+        critic = generator_critic(g) or D                (D's parameters are frozen here)
+        scores = generator_scores(g)                     (default: critic(d_fake, yf))
+        loss_g = loss.g(scores) + sum(generator_penalty(g))
+        step G;  on_generator_step_end(g)
+    sampling_generator()                                 (what GAN.sample and evaluation use)
 
-``transform_discriminator_batch`` defaults to ``transform_discriminator_input`` on the data with
-the labels unchanged, so a transform that does not touch labels (noise, augmentation) overrides
-only the latter. Callbacks that evaluate D again (penalties, an unrolled critic) find the labels
-of D's inputs, and D's scores of the D step, in ``gan.step_context``
-(:class:`~lightning_gan.conditioning.StepContext`). ``sampling_generator`` lets a callback (the
-generator EMA) supply the network used by :meth:`GAN.sample` and by evaluation callbacks.
+:class:`HookDispatch` resolves once per fit which callbacks override which hook and calls only
+those, so an unused hook costs one empty loop per step and the step never asks who implements
+what.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lightning.pytorch import Callback
 from torch import Tensor, nn
 
+from lightning_gan.step.records import DStep, GStep
+
 if TYPE_CHECKING:
     from lightning_gan.module import GAN
 
-#: ``critic(x)`` or, for a conditional GAN, ``critic(x, labels)``: scores ``[B]`` (or D's output).
+#: ``critic(x)`` or, for a conditional GAN, ``critic(x, labels)``: D's output for ``x``.
 Critic = Callable[..., Tensor]
-
-
-@dataclass(frozen=True)
-class StepOutput:
-    """What one D or G step produced, detached, for callbacks that observe or react to it.
-
-    ``real_scores`` is ``None`` after a generator step (D does not see real data then).
-    ``labels`` are the batch's class labels, which conditioned ``fake`` (``None`` when
-    unconditional).
-    Gradients of the network just stepped are still in its ``.grad`` fields when the
-    ``on_*_step_end`` hooks run.
-    """
-
-    loss: Tensor
-    fake_scores: Tensor
-    real_scores: Tensor | None
-    fake: Tensor
-    labels: Tensor | None = None
 
 
 class GANCallback(Callback):
     """Base class for callbacks that act inside the GAN step. Every hook defaults to a no-op."""
 
-    def transform_discriminator_input(self, gan: GAN, x: Tensor, real: bool) -> Tensor:
-        """Return what D sees instead of ``x`` (real or generated), in both phases."""
-        return x
-
-    def transform_discriminator_batch(
+    def transform_discriminator_input(
         self, gan: GAN, x: Tensor, labels: Tensor | None, real: bool
     ) -> tuple[Tensor, Tensor | None]:
-        """Return what D sees, data and labels, instead of ``(x, labels)``, in both phases.
+        """Return what D sees, data and labels, instead of ``(x, labels)``; both phases.
 
-        Override this only to change the batch structure (packing changes both); the default
-        applies :meth:`transform_discriminator_input` to the data.
+        Instance noise and augmentations change the data; packing changes both. Transforms run
+        in ``Trainer(callbacks=[...])`` order; ``real`` tells real from generated inputs.
         """
-        return self.transform_discriminator_input(gan, x, real), labels
+        return x, labels
 
-    def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
+    def discriminator_penalty(self, gan: GAN, d: DStep) -> Tensor | None:
         """Return a scalar added to D's loss (already weighted), or ``None`` to skip this step.
 
-        ``real`` and ``fake`` are D's (transformed) inputs of this step, detached from G.
+        Read D's inputs and labels from ``d.d_real``/``d.d_real_labels`` (and the fake side),
+        its scores from ``d.real_scores``/``d.fake_scores`` (attached to D's graph).
         """
         return None
 
-    def generator_critic(self, gan: GAN, real: Tensor, fake: Tensor) -> Critic | None:
-        """Return the function that scores ``fake`` in the generator loss, or ``None`` for D.
+    def generator_critic(self, gan: GAN, g: GStep) -> Critic | None:
+        """Return the function that scores ``g.d_fake`` in G's loss, or ``None`` for D.
 
-        ``fake`` carries the gradient to G, so a critic built from it (an unrolled D) can pass
+        ``g.fake`` carries the gradient to G, so a critic built from it (an unrolled D) can pass
         gradients through its own construction. At most one callback may supply a critic.
         """
         return None
 
-    def generator_scores(self, gan: GAN, scores: Tensor) -> Tensor:
-        """Return the scores of generated samples that the generator loss averages (top-k)."""
-        return scores
+    def generator_scores(self, gan: GAN, g: GStep) -> Tensor:
+        """Return the scores G's loss averages, from ``g.fake_scores`` (top-k keeps the best)."""
+        return g.fake_scores
+
+    def generator_penalty(self, gan: GAN, g: GStep) -> Tensor | None:
+        """Return a scalar added to G's loss (already weighted), or ``None`` (ACGAN's term)."""
+        return None
 
     def sampling_generator(self, gan: GAN) -> nn.Module | None:
         """Return the generator to sample from for evaluation, or ``None`` for ``gan.generator``."""
         return None
 
-    def on_discriminator_step_end(self, gan: GAN, output: StepOutput) -> None:
-        """Called right after D's optimizer step."""
+    def on_discriminator_step_end(self, gan: GAN, d: DStep) -> None:
+        """Called right after D's optimizer step; D's gradients are still in ``.grad``."""
 
-    def on_generator_step_end(self, gan: GAN, output: StepOutput) -> None:
-        """Called right after G's optimizer step."""
+    def on_generator_step_end(self, gan: GAN, g: GStep) -> None:
+        """Called right after G's optimizer step; G's gradients are still in ``.grad``."""
 
 
-_HOOK_NAMES = (
-    "transform_discriminator_batch",
+#: Every hook of the protocol, in the order the step calls them.
+HOOK_NAMES = (
+    "transform_discriminator_input",
     "discriminator_penalty",
+    "on_discriminator_step_end",
     "generator_critic",
     "generator_scores",
-    "sampling_generator",
-    "on_discriminator_step_end",
+    "generator_penalty",
     "on_generator_step_end",
+    "sampling_generator",
 )
+_SINGLE_OWNER = ("generator_critic", "sampling_generator")
 
 
 class HookDispatch:
-    """The overriding callbacks of each hook, resolved once so the step loops over few objects."""
+    """The overriding callbacks of each hook, in ``Trainer(callbacks=...)`` order."""
 
     def __init__(self, callbacks: list[Callback]) -> None:
         gan_callbacks = [cb for cb in callbacks if isinstance(cb, GANCallback)]
         self.by_hook: dict[str, list[GANCallback]] = {
-            name: [cb for cb in gan_callbacks if _overrides(cb, name)] for name in _HOOK_NAMES
+            name: [cb for cb in gan_callbacks if _overrides(cb, name)] for name in HOOK_NAMES
         }
-        # Overriding either transform hook makes a callback a batch transform.
-        self.by_hook["transform_discriminator_batch"] = [
-            cb
-            for cb in gan_callbacks
-            if _overrides(cb, "transform_discriminator_batch")
-            or _overrides(cb, "transform_discriminator_input")
-        ]
-        # Callbacks that evaluate D again read labels and scores from `gan.step_context`.
-        self.needs_context = bool(
-            self.by_hook["discriminator_penalty"] or self.by_hook["generator_critic"]
-        )
-        for name in ("generator_critic", "sampling_generator"):
+        for name in _SINGLE_OWNER:
             owners = self.by_hook[name]
             if len(owners) > 1:
                 names = ", ".join(type(cb).__name__ for cb in owners)
@@ -146,48 +123,58 @@ class HookDispatch:
                     f"Callbacks {names} all implement `{name}`, but only one may: "
                     "remove all but one of them from `Trainer(callbacks=...)`."
                 )
+        self._transforms = self.by_hook["transform_discriminator_input"]
+        self._penalties = self.by_hook["discriminator_penalty"]
+        self._d_end = self.by_hook["on_discriminator_step_end"]
+        self._critic = self.by_hook["generator_critic"]
+        self._scores = self.by_hook["generator_scores"]
+        self._g_penalties = self.by_hook["generator_penalty"]
+        self._g_end = self.by_hook["on_generator_step_end"]
+        self._sampler = self.by_hook["sampling_generator"]
 
     def transform(
         self, gan: GAN, x: Tensor, labels: Tensor | None, real: bool
     ) -> tuple[Tensor, Tensor | None]:
-        for cb in self.by_hook["transform_discriminator_batch"]:
-            x, labels = cb.transform_discriminator_batch(gan, x, labels, real)
+        for cb in self._transforms:
+            x, labels = cb.transform_discriminator_input(gan, x, labels, real)
         return x, labels
 
-    def transform_input(self, gan: GAN, x: Tensor, real: bool) -> Tensor:
-        """The data part of :meth:`transform`, for unlabelled inputs (kept for old callers)."""
-        return self.transform(gan, x, None, real)[0]
+    def discriminator_penalty(self, gan: GAN, d: DStep) -> Tensor | None:
+        return _sum(cb.discriminator_penalty(gan, d) for cb in self._penalties)
 
-    def generator_scores(self, gan: GAN, scores: Tensor) -> Tensor:
-        for cb in self.by_hook["generator_scores"]:
-            scores = cb.generator_scores(gan, scores)
-        return scores
+    def discriminator_step_end(self, gan: GAN, d: DStep) -> None:
+        for cb in self._d_end:
+            cb.on_discriminator_step_end(gan, d)
 
-    def penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
-        total: Tensor | None = None
-        for cb in self.by_hook["discriminator_penalty"]:
-            term = cb.discriminator_penalty(gan, real, fake)
-            if term is not None:
-                total = term if total is None else total + term
-        return total
-
-    def critic(self, gan: GAN, real: Tensor, fake: Tensor) -> Critic | None:
-        for cb in self.by_hook["generator_critic"]:
-            return cb.generator_critic(gan, real, fake)
+    def critic(self, gan: GAN, g: GStep) -> Critic | None:
+        for cb in self._critic:
+            return cb.generator_critic(gan, g)
         return None
 
+    def generator_scores(self, gan: GAN, g: GStep) -> Tensor:
+        for cb in self._scores:
+            g.fake_scores = cb.generator_scores(gan, g)
+        return g.fake_scores
+
+    def generator_penalty(self, gan: GAN, g: GStep) -> Tensor | None:
+        return _sum(cb.generator_penalty(gan, g) for cb in self._g_penalties)
+
+    def generator_step_end(self, gan: GAN, g: GStep) -> None:
+        for cb in self._g_end:
+            cb.on_generator_step_end(gan, g)
+
     def sampling_generator(self, gan: GAN) -> nn.Module | None:
-        for cb in self.by_hook["sampling_generator"]:
+        for cb in self._sampler:
             return cb.sampling_generator(gan)
         return None
 
-    def discriminator_step_end(self, gan: GAN, output: StepOutput) -> None:
-        for cb in self.by_hook["on_discriminator_step_end"]:
-            cb.on_discriminator_step_end(gan, output)
 
-    def generator_step_end(self, gan: GAN, output: StepOutput) -> None:
-        for cb in self.by_hook["on_generator_step_end"]:
-            cb.on_generator_step_end(gan, output)
+def _sum(terms: object) -> Tensor | None:
+    total: Tensor | None = None
+    for term in terms:  # type: ignore[attr-defined]
+        if term is not None:
+            total = term if total is None else total + term
+    return total
 
 
 def _overrides(callback: GANCallback, name: str) -> bool:

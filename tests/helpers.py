@@ -8,7 +8,16 @@ import lightning as L
 import torch
 from torch.utils.data import TensorDataset
 
-from lightning_gan import GAN, GaussianMixture, MLPDiscriminator, MLPGenerator, ResumableDataLoader
+from lightning_gan import (
+    GAN,
+    DStep,
+    GaussianMixture,
+    GStep,
+    MLPDiscriminator,
+    MLPGenerator,
+    NetworkRecord,
+    ResumableDataLoader,
+)
 
 
 def ring_data(n_samples: int = 2048, batch_size: int = 64, **kwargs: Any) -> GaussianMixture:
@@ -48,3 +57,27 @@ def quiet_trainer(max_steps: int = 50, **kwargs: Any) -> L.Trainer:
 
 def flat_params(module: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in module.parameters()])
+
+
+def d_step(
+    gan: GAN,
+    real: Any,
+    fake: Any,
+    labels: Any = None,
+    real_scores: Any = None,
+    fake_scores: Any = None,
+) -> DStep:
+    """A discriminator-phase record as the step builds it (no transforms), to call hooks
+    directly; scores default to D's scores of ``real`` and ``fake``."""
+    scorable = hasattr(gan, "discriminate")
+    if real_scores is None and real is not None and scorable:
+        real_scores = gan.discriminate(real, labels)
+    if fake_scores is None and fake is not None and scorable:
+        fake_scores = gan.discriminate(fake, labels)
+    record = getattr(gan, "d_record", None) or NetworkRecord("discriminator")
+    return DStep(record, real, labels, fake, real, labels, fake, labels, real_scores, fake_scores)
+
+
+def g_step(gan: GAN, real: Any, fake: Any, labels: Any = None, scores: Any = None) -> GStep:
+    """A generator-phase record as the step builds it (no transforms), to call hooks directly."""
+    return GStep(gan.g_record, real, labels, fake, fake, labels, fake_scores=scores)

@@ -26,9 +26,9 @@ from lightning_gan.augment.diffaugment import (
 from lightning_gan.callbacks.adaptive_augment import AdaptiveAugment
 from lightning_gan.callbacks.diffaugment import DiffAugment
 from lightning_gan.data import Digits
-from lightning_gan.hooks import StepOutput
 from lightning_gan.module import GAN
-from tests.helpers import flat_params, quiet_trainer, ring_data, tiny_gan
+from lightning_gan.step.records import DStep
+from tests.helpers import d_step, flat_params, quiet_trainer, ring_data, tiny_gan
 
 no_trainer = pytest.mark.filterwarnings("ignore:You are trying to `self.log")
 
@@ -281,8 +281,8 @@ def test_ada_update_rule_by_hand() -> None:
 
     def step(scores: list[float]) -> None:
         gan.d_steps += 1
-        out = StepOutput(torch.zeros(()), torch.zeros(8), torch.tensor(scores), fake)
-        ada_cb.on_discriminator_step_end(gan, out)
+        d = d_step(gan, fake, fake, real_scores=torch.tensor(scores), fake_scores=torch.zeros(8))
+        ada_cb.on_discriminator_step_end(gan, d)
 
     step([1.0] * 8)  # mid-interval: p unchanged
     assert ada_cb.p == 0.5 and float(ada_cb.stats.sign_sum) == 8
@@ -329,7 +329,7 @@ class _History(AdaptiveAugment):
         super().__init__(**kwargs)
         self.history: list[tuple[float, float]] = []
 
-    def on_discriminator_step_end(self, gan: GAN, output: StepOutput) -> None:
+    def on_discriminator_step_end(self, gan: GAN, output: DStep) -> None:
         super().on_discriminator_step_end(gan, output)
         if gan.d_steps % self.interval == 0:
             self.history.append((self.last_rt, self.p))

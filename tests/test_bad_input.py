@@ -71,7 +71,7 @@ def test_missing_latent_size() -> None:
 
 
 def test_plain_ddp_is_refused_with_the_strategy_to_use(monkeypatch) -> None:
-    from lightning_gan.module import _check_strategy
+    from lightning_gan.step.input_checks import check_strategy as _check_strategy
 
     class FakeDDP(nn.parallel.DistributedDataParallel):
         def __init__(self) -> None:

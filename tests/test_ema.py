@@ -10,9 +10,10 @@ from lightning.pytorch import Callback
 from torch import nn
 
 from lightning_gan.callbacks.ema import GeneratorEMA
-from lightning_gan.hooks import GANCallback, StepOutput
+from lightning_gan.hooks import GANCallback
 from lightning_gan.module import GAN
 from lightning_gan.nets import MLPDiscriminator
+from lightning_gan.step.records import GStep
 from tests.helpers import flat_params, quiet_trainer, resumable_noise_loader
 
 
@@ -23,7 +24,7 @@ class _RecordGenerator(GANCallback):
         self.params: list[torch.Tensor] = []
         self.buffers: list[torch.Tensor] = []
 
-    def on_generator_step_end(self, gan: GAN, output: StepOutput) -> None:
+    def on_generator_step_end(self, gan: GAN, output: GStep) -> None:
         self.params.append(flat_params(gan.generator).clone())
         self.buffers.append(torch.cat([b.reshape(-1).float() for b in gan.generator.buffers()]))
 

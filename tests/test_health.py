@@ -30,6 +30,7 @@ from lightning_gan.metrics.health_signals import (
 )
 from lightning_gan.module import GAN
 from lightning_gan.nets import DCGANDiscriminator, DCGANGenerator
+from lightning_gan.step.records import DStep
 from tests.helpers import quiet_trainer, ring_data, tiny_gan
 
 pytestmark = [
@@ -165,9 +166,9 @@ class _NaNPenalty(GANCallback):
     def __init__(self, at_step: int) -> None:
         self.at_step = at_step
 
-    def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
+    def discriminator_penalty(self, gan: GAN, d: DStep) -> Tensor | None:
         if gan.d_steps + 1 == self.at_step:
-            return gan.discriminator(real).sum() * float("nan")
+            return gan.discriminator(d.d_real).sum() * float("nan")
         return None
 
 
@@ -283,7 +284,7 @@ class _R1(GANCallback):
     def __init__(self, gamma: float) -> None:
         self.gamma = gamma
 
-    def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor:
+    def discriminator_penalty(self, gan: GAN, d: DStep) -> Tensor:
         return 0.5 * self.gamma * gan.discriminator.psi.square().sum()
 
 

@@ -13,9 +13,8 @@ from lightning_gan.augment.diffaugment import diff_augment
 from lightning_gan.callbacks.consistency import ConsistencyRegularization
 from lightning_gan.callbacks.lecam import LeCamRegularization
 from lightning_gan.callbacks.packing import pack, unpack
-from lightning_gan.conditioning import StepContext
 from lightning_gan.module import GAN
-from tests.helpers import flat_params, quiet_trainer, ring_data, tiny_gan
+from tests.helpers import d_step, flat_params, quiet_trainer, ring_data, tiny_gan
 
 no_trainer = pytest.mark.filterwarnings("ignore:You are trying to `self.log")
 
@@ -27,33 +26,28 @@ def _image_gan() -> GAN:
     return GAN(generator, discriminator, latent_dim=4)
 
 
-def _context(gan: GAN, real, fake) -> tuple[torch.Tensor, torch.Tensor]:
-    real_scores, fake_scores = gan.discriminate(real), gan.discriminate(fake)
-    gan.step_context = StepContext(None, None, real_scores, fake_scores)
-    return real_scores, fake_scores
-
-
 # --------------------------------------------------------------------------------------- bCR
 @no_trainer
 def test_bcr_equals_the_formula_on_the_same_augmentations() -> None:
     gan = _image_gan()
     real, fake = torch.randn(8, 1, 8, 8), torch.randn(8, 1, 8, 8)
-    real_scores, fake_scores = _context(gan, real, fake)
+    d = d_step(gan, real, fake)
+    real_scores, fake_scores = d.real_scores, d.fake_scores
     bcr = ConsistencyRegularization(weight=10.0, fake_weight=5.0)
     torch.manual_seed(1)
-    out = bcr.discriminator_penalty(gan, real, fake)
+    out = bcr.discriminator_penalty(gan, d)
     torch.manual_seed(1)  # the same draws: T(real) first, then T(fake)
-    d = gan.discriminator
-    t_real = d(diff_augment(real, ("flip", "translation"))).view(-1)
-    t_fake = d(diff_augment(fake, ("flip", "translation"))).view(-1)
+    dnet = gan.discriminator
+    t_real = dnet(diff_augment(real, ("flip", "translation"))).view(-1)
+    t_fake = dnet(diff_augment(fake, ("flip", "translation"))).view(-1)
     expected = (
         10.0 * (t_real - real_scores).square().mean() + 5.0 * (t_fake - fake_scores).square().mean()
     )
     torch.testing.assert_close(out, expected)
     assert out.item() > 0
     # Both sides keep their gradient to D: the penalty's gradient is that of the formula.
-    grad = torch.autograd.grad(out, d[1].weight, retain_graph=True)[0]
-    torch.testing.assert_close(grad, torch.autograd.grad(expected, d[1].weight)[0])
+    grad = torch.autograd.grad(out, dnet[1].weight, retain_graph=True)[0]
+    torch.testing.assert_close(grad, torch.autograd.grad(expected, dnet[1].weight)[0])
 
 
 @no_trainer
@@ -66,9 +60,8 @@ def test_bcr_is_zero_for_a_d_invariant_to_the_augmentation() -> None:
 
     gan.discriminator = Total()
     real, fake = torch.randn(8, 1, 8, 8), torch.randn(8, 1, 8, 8)
-    _context(gan, real, fake)
     out = ConsistencyRegularization(weight=10.0, policy="flip").discriminator_penalty(
-        gan, real, fake
+        gan, d_step(gan, real, fake)
     )
     assert out.abs().item() < 1e-8
 
@@ -86,13 +79,6 @@ def test_bcr_augments_each_member_of_a_pack() -> None:
     assert 0 < sum(flipped) < 8  # members flip independently
 
 
-@no_trainer
-def test_bcr_outside_the_d_step_names_the_problem() -> None:
-    gan = _image_gan()
-    with pytest.raises(RuntimeError, match="only from discriminator_penalty"):
-        ConsistencyRegularization().discriminator_penalty(gan, torch.zeros(2, 1, 8, 8), None)
-
-
 # ------------------------------------------------------------------------------------- LeCam
 @no_trainer
 @pytest.mark.parametrize("one_sided", [False, True])
@@ -101,8 +87,7 @@ def test_lecam_equals_the_formula_with_ema_anchors(one_sided: bool) -> None:
     lecam = LeCamRegularization(weight=0.3, ema_decay=0.9, one_sided=one_sided)
     r1 = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
     f1 = torch.tensor([-1.0, 0.0, -2.0], requires_grad=True)
-    gan.step_context = StepContext(None, None, r1, f1)
-    out1 = lecam.discriminator_penalty(gan, None, None)
+    out1 = lecam.discriminator_penalty(gan, d_step(gan, None, None, None, r1, f1))
     alpha_r, alpha_f = 2.0, -1.0  # first step: the anchors are the step's means
     if one_sided:
         expected1 = F.relu(r1 - alpha_f).square().mean() + F.relu(alpha_r - f1).square().mean()
@@ -111,8 +96,7 @@ def test_lecam_equals_the_formula_with_ema_anchors(one_sided: bool) -> None:
     torch.testing.assert_close(out1, 0.3 * expected1)
     assert out1.item() == pytest.approx(0.3 * (((2**2 + 3**2 + 4**2) + (3**2 + 2**2 + 4**2)) / 3))
     r2, f2 = torch.tensor([0.0, 1.0]), torch.tensor([0.5, 1.5])
-    gan.step_context = StepContext(None, None, r2, f2)
-    out2 = lecam.discriminator_penalty(gan, None, None)
+    out2 = lecam.discriminator_penalty(gan, d_step(gan, None, None, None, r2, f2))
     alpha_r, alpha_f = 0.9 * 2.0 + 0.1 * 0.5, 0.9 * -1.0 + 0.1 * 1.0
     torch.testing.assert_close(lecam.anchors, torch.tensor([alpha_r, alpha_f]))
     if one_sided:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from lightning_gan import GAN, GANCallback, StepOutput
+from lightning_gan import GAN, GANCallback
 from lightning_gan.losses import get_loss
 from tests.helpers import flat_params, quiet_trainer, ring_data, tiny_gan
 
@@ -88,28 +88,39 @@ class Recorder(GANCallback):
 
     def __init__(self) -> None:
         self.calls: list[str] = []
-        self.outputs: list[StepOutput] = []
+        self.outputs: list = []
 
-    def transform_discriminator_input(self, gan, x, real):
+    def transform_discriminator_input(self, gan, x, labels, real):
         self.calls.append(f"transform:{'real' if real else 'fake'}")
-        return x + 100.0  # shifts what D sees, visible in D's scores
+        return x + 100.0, labels  # shifts what D sees, visible in D's scores
 
-    def discriminator_penalty(self, gan, real, fake):
+    def discriminator_penalty(self, gan, d):
         self.calls.append("penalty")
-        assert real.min() > 50 and fake.min() > 50  # penalties see transformed inputs
+        assert d.d_real.min() > 50 and d.d_fake.min() > 50  # what D saw: transformed
+        assert d.real.max() < 50 and d.fake.max() < 50  # the batch itself: untransformed
+        assert d.real_scores.requires_grad  # attached to D's graph for score penalties
         return torch.tensor(7.0)
 
-    def generator_critic(self, gan, real, fake):
+    def generator_critic(self, gan, g):
         self.calls.append("critic")
+        assert g.d_fake.min() > 50 and g.fake.requires_grad
         return lambda x: torch.zeros(x.shape[0]) + x.sum() * 0  # constant critic
 
-    def on_discriminator_step_end(self, gan, output):
-        self.calls.append("d_end")
-        self.outputs.append(output)
+    def generator_scores(self, gan, g):
+        self.calls.append("scores")
+        return g.fake_scores
 
-    def on_generator_step_end(self, gan, output):
+    def generator_penalty(self, gan, g):
+        self.calls.append("g_penalty")
+        return None
+
+    def on_discriminator_step_end(self, gan, d):
+        self.calls.append("d_end")
+        self.outputs.append(d)
+
+    def on_generator_step_end(self, gan, g):
         self.calls.append("g_end")
-        self.outputs.append(output)
+        self.outputs.append(g)
 
 
 def test_hooks_are_called_in_step_order_and_change_the_step() -> None:
@@ -121,12 +132,15 @@ def test_hooks_are_called_in_step_order_and_change_the_step() -> None:
         "transform:fake",
         "penalty",
         "d_end",
-        "critic",
         "transform:fake",
+        "critic",
+        "scores",
+        "g_penalty",
         "g_end",
     ]
     d_out, g_out = recorder.outputs
-    assert d_out.real_scores is not None and g_out.real_scores is None
+    assert d_out.g_step_follows and not d_out.real_scores.requires_grad  # detached after step
+    assert g_out.real.shape == d_out.real.shape and g_out.critic is not gan.discriminator
     # The penalty is not part of the logged loss; the constant critic gives a G loss of exactly 0.
     assert d_out.loss.item() == pytest.approx(
         (d_out.fake_scores.mean() - d_out.real_scores.mean()).item(), rel=1e-5
@@ -136,7 +150,7 @@ def test_hooks_are_called_in_step_order_and_change_the_step() -> None:
 
 def test_unused_hooks_are_not_dispatched() -> None:
     class OnlyPenalty(GANCallback):
-        def discriminator_penalty(self, gan, real, fake):
+        def discriminator_penalty(self, gan, d):
             return None
 
     from lightning_gan.hooks import HookDispatch
@@ -144,7 +158,7 @@ def test_unused_hooks_are_not_dispatched() -> None:
     dispatch = HookDispatch([OnlyPenalty(), L.Callback()])
     counts = {name: len(v) for name, v in dispatch.by_hook.items()}
     assert counts == {name: int(name == "discriminator_penalty") for name in counts}
-    assert len(counts) == 7
+    assert len(counts) == 8
 
 
 def test_two_critics_are_rejected_with_the_fix() -> None:

@@ -68,7 +68,8 @@ def test_noise_has_the_scheduled_std_and_passes_gradients(real):
     noise = InstanceNoise(std=1.0, schedule="linear", anneal_steps=100, final_std=0.0)
     torch.manual_seed(0)
     x = torch.full((20_000, 2), 3.0, requires_grad=True)
-    y = noise.transform_discriminator_input(gan, x, real)
+    y, labels = noise.transform_discriminator_input(gan, x, None, real)
+    assert labels is None
     assert (y - 3.0).mean().abs() < 0.02
     assert (y - 3.0).std().item() == pytest.approx(0.5, rel=0.02)
     y.sum().backward()  # the generator phase backpropagates through the noisy input
@@ -80,7 +81,7 @@ def test_zero_std_returns_the_input_itself():
     gan.d_steps = 10
     noise = InstanceNoise(std=0.2, schedule="linear", anneal_steps=10)
     x = torch.randn(4, 2)
-    assert noise.transform_discriminator_input(gan, x, False) is x
+    assert noise.transform_discriminator_input(gan, x, None, False)[0] is x
 
 
 class _InputRecorder(MLPDiscriminator):

@@ -85,3 +85,35 @@ def test_off_lets_nan_in_but_no_checkpoint_is_written_with_it(tmp_path) -> None:
 def test_unknown_action_is_rejected() -> None:
     with pytest.raises(ValueError, match="use one of stop, skip, raise, off"):
         tiny_gan(nonfinite="ignore")
+
+
+def test_skip_stops_a_run_whose_every_update_is_skipped(monkeypatch) -> None:
+    """`skip` is for rare bad batches: data that is NaN throughout would otherwise "train" a
+    frozen D to the end. The run stops after SKIP_STREAK_LIMIT skipped updates in a row, and
+    the warning names the data as the cause."""
+    import lightning_gan.step.nonfinite as nonfinite
+
+    monkeypatch.setattr(nonfinite, "SKIP_STREAK_LIMIT", 5)
+    data = torch.full((40 * BATCH, 2), float("nan"))
+    data[:BATCH] = 0.0  # a finite first batch: the input checks pass, then every batch is NaN
+    gan = tiny_gan(nonfinite="skip")
+    before = flat_params(gan.discriminator)
+    with pytest.warns(UserWarning, match=r"NaN/inf.*last 5 discriminator updates in a row"):
+        quiet_trainer(max_steps=200).fit(gan, DataLoader(TensorDataset(data), batch_size=BATCH))
+    assert gan.d_steps == 1 + 5  # one good step, then five skipped ones, then the stop
+    assert not torch.equal(before, flat_params(gan.discriminator))  # the good step applied
+    assert torch.isfinite(flat_params(gan)).all()
+
+
+def test_skip_forgives_isolated_bad_batches(monkeypatch) -> None:
+    import lightning_gan.step.nonfinite as nonfinite
+
+    monkeypatch.setattr(nonfinite, "SKIP_STREAK_LIMIT", 2)
+    data = torch.randn(20 * BATCH, 2, generator=torch.Generator().manual_seed(0))
+    data[[3 * BATCH, 6 * BATCH, 9 * BATCH], 0] = float(
+        "nan"
+    )  # bad batches 3, 6, 9: never 2 in a row
+    gan = tiny_gan(nonfinite="skip")
+    trainer = quiet_trainer(max_steps=40)
+    trainer.fit(gan, DataLoader(TensorDataset(data), batch_size=BATCH))
+    assert trainer.global_step >= 40 and gan.nonfinite_skips >= 3  # ran to the end

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_gan.callbacks.acgan import AuxiliaryClassifier
 from lightning_gan.callbacks.diffaugment import DiffAugment
 from lightning_gan.callbacks.gradient_penalty import GradientPenalty, R1Penalty
 from lightning_gan.callbacks.noise import InstanceNoise
@@ -32,10 +33,10 @@ def test_pack_joins_consecutive_samples_along_channels() -> None:
 def test_transform_packs_data_and_labels() -> None:
     packing = Packing(num_packed=3)
     x, labels = torch.randn(6, 1, 4, 4), torch.tensor([0, 1, 2, 3, 4, 5])
-    out, out_labels = packing.transform_discriminator_batch(None, x, labels, True)
+    out, out_labels = packing.transform_discriminator_input(None, x, labels, True)
     assert out.shape == (2, 3, 4, 4) and torch.equal(out[1, 2], x[5, 0])
     assert torch.equal(out_labels, torch.tensor([[0, 1, 2], [3, 4, 5]]))
-    out, none = packing.transform_discriminator_batch(None, x, None, False)
+    out, none = packing.transform_discriminator_input(None, x, None, False)
     assert none is None and out.shape == (2, 3, 4, 4)
 
 
@@ -178,7 +179,8 @@ def test_packing_with_an_acgan_discriminator_trains() -> None:
             pack=2,
         ),
         num_classes=10,
-        ac_weight=1.0,
     )
-    quiet_trainer(max_steps=4, callbacks=[Packing(num_packed=2)]).fit(gan, Digits(batch_size=16))
+    quiet_trainer(max_steps=4, callbacks=[AuxiliaryClassifier(), Packing(num_packed=2)]).fit(
+        gan, Digits(batch_size=16)
+    )
     assert gan.d_steps == 2 and gan.g_steps == 2

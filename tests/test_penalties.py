@@ -14,10 +14,9 @@ from torch import nn
 from lightning_gan.callbacks.gradient_penalty import GradientPenalty, R1Penalty, R2Penalty
 from lightning_gan.callbacks.spectral_norm import SpectralNorm
 from lightning_gan.callbacks.weight_constraints import WeightClipping, WeightPenalty
-from lightning_gan.conditioning import StepContext
 from lightning_gan.losses import get_loss
 from lightning_gan.module import GAN
-from tests.helpers import quiet_trainer, resumable_noise_loader, tiny_gan
+from tests.helpers import d_step, quiet_trainer, resumable_noise_loader, tiny_gan
 
 # Calling hooks on a GAN outside a Trainer makes `gan.log` warn; that is expected here.
 no_trainer = pytest.mark.filterwarnings("ignore:You are trying to `self.log")
@@ -41,7 +40,7 @@ def test_gradient_penalty_of_linear_discriminator_is_norm_of_w_minus_one_squared
     gan = _linear_gan()
     w = gan.discriminator.weight.detach().reshape(-1)
     real, fake = torch.randn(16, 3), torch.randn(16, 3)
-    out = GradientPenalty(weight=10.0).discriminator_penalty(gan, real, fake)
+    out = GradientPenalty(weight=10.0).discriminator_penalty(gan, d_step(gan, real, fake))
     expected = (w.norm() - 1) ** 2
     torch.testing.assert_close(out, 10.0 * expected)
     # The penalty trains D: d/dw 10 (||w|| - 1)^2 = 20 (||w|| - 1) w / ||w||.
@@ -97,12 +96,12 @@ def test_r1_r2_closed_forms(cls: type, on_real: bool) -> None:
     w = gan.discriminator.weight.detach()
     real, fake = torch.randn(8, 3), 3 + torch.randn(8, 3)
     torch.testing.assert_close(
-        cls(gamma=4.0).discriminator_penalty(gan, real, fake), 2.0 * w.square().sum()
+        cls(gamma=4.0).discriminator_penalty(gan, d_step(gan, real, fake)), 2.0 * w.square().sum()
     )
     # Quadratic D: grad D(x) = x, so the penalty is gamma/2 E||x||^2 on real (R1) or fake (R2).
     x = real if on_real else fake
     gan.discriminator = Quadratic()
-    out = cls(gamma=4.0).discriminator_penalty(gan, real, fake)
+    out = cls(gamma=4.0).discriminator_penalty(gan, d_step(gan, real, fake))
     torch.testing.assert_close(out, 2.0 * x.square().sum(1).mean())
 
 
@@ -111,7 +110,7 @@ def test_r1_gradient_reaches_discriminator_weights() -> None:
     gan = _linear_gan()
     w = gan.discriminator.weight.detach().clone()
     R1Penalty(gamma=10.0).discriminator_penalty(
-        gan, torch.randn(4, 3), torch.randn(4, 3)
+        gan, d_step(gan, torch.randn(4, 3), torch.randn(4, 3))
     ).backward()
     torch.testing.assert_close(gan.discriminator.weight.grad, 10.0 * w)  # d/dw 5 ||w||^2
 
@@ -125,7 +124,7 @@ def test_lazy_r1_runs_every_interval_steps_scaled_by_interval() -> None:
     outs = []
     for step in range(9):
         gan.d_steps = step
-        outs.append(penalty.discriminator_penalty(gan, real, real))
+        outs.append(penalty.discriminator_penalty(gan, d_step(gan, real, real)))
     assert [o is not None for o in outs] == [True, False, False, False] * 2 + [True]
     torch.testing.assert_close(outs[4], 4 * w.square().sum())
 
@@ -251,14 +250,13 @@ def _dirac_convergence_rate(gamma: float, lr: float = 0.05, steps: int = 400) ->
         d_steps=0,
         log=lambda *args, **kwargs: None,
         log_due=lambda *a: False,
-        step_context=StepContext(),
     )
     penalty, real = R1Penalty(gamma=gamma), torch.zeros(1, 1, dtype=torch.float64)
     distances = []
     for _ in range(steps):
         fake = theta.detach().expand(1, 1)
         loss_d = loss.d(d(real).reshape(-1), d(fake).reshape(-1))
-        loss_d = loss_d + penalty.discriminator_penalty(gan, real, fake)
+        loss_d = loss_d + penalty.discriminator_penalty(gan, d_step(gan, real, fake))
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()

@@ -9,8 +9,8 @@ import torch
 from lightning.pytorch.loggers.logger import Logger
 
 from lightning_gan import GAN, GradientPenalty, InstanceNoise, R1Penalty, WeightPenalty
-from lightning_gan.module import _gradients_finite
 from lightning_gan.nets.mlp import MLPDiscriminator, MLPGenerator
+from lightning_gan.step.nonfinite import gradients_finite as _gradients_finite
 from tests.helpers import quiet_trainer, ring_data
 
 

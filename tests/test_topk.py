@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from lightning_gan.callbacks.topk import TopK
 from lightning_gan.hooks import GANCallback
-from tests.helpers import quiet_trainer, ring_data, tiny_gan
+from tests.helpers import g_step, quiet_trainer, ring_data, tiny_gan
 
 no_trainer = pytest.mark.filterwarnings("ignore:You are trying to `self.log")
 
@@ -29,12 +29,15 @@ def test_generator_scores_are_exactly_the_top_k() -> None:
     topk = TopK(gamma=0.9, nu=0.25, decay_every_g_steps=2)
     scores = torch.tensor([0.3, -1.0, 2.0, 0.1, -0.5, 1.5, 0.0, 0.7])
     gan.g_steps = 1  # t = 0: the whole batch
-    assert torch.equal(topk.generator_scores(gan, scores), scores)
+    assert torch.equal(topk.generator_scores(gan, g_step(gan, None, None, scores=scores)), scores)
     gan.g_steps = 6  # t = 3: k = floor(0.729 * 8) = 5
-    kept = topk.generator_scores(gan, scores)
+    kept = topk.generator_scores(gan, g_step(gan, None, None, scores=scores))
     assert torch.equal(kept.sort().values, scores[[3, 0, 7, 5, 2]])  # 0.1, 0.3, 0.7, 1.5, 2
     gan.g_steps = 40  # t = 20: floor(0.12 * 8) = 0 < nu * B = 2
-    assert torch.equal(topk.generator_scores(gan, scores).sort().values, scores[[5, 2]])
+    assert torch.equal(
+        topk.generator_scores(gan, g_step(gan, None, None, scores=scores)).sort().values,
+        scores[[5, 2]],
+    )
 
 
 class _KeptScores(GANCallback):
@@ -43,9 +46,9 @@ class _KeptScores(GANCallback):
     def __init__(self) -> None:
         self.kept: list[tuple[int, torch.Tensor]] = []
 
-    def generator_scores(self, gan, scores):
-        self.kept.append((gan.trainer.current_epoch, scores.detach().clone()))
-        return scores
+    def generator_scores(self, gan, g):
+        self.kept.append((gan.trainer.current_epoch, g.fake_scores.detach().clone()))
+        return g.fake_scores
 
 
 def test_per_epoch_schedule_in_a_fit_and_the_loss_on_the_kept_scores() -> None:

@@ -14,7 +14,7 @@ from lightning_gan.callbacks.unrolled import UnrolledDiscriminator
 from lightning_gan.hooks import GANCallback
 from lightning_gan.module import GAN
 from lightning_gan.nets import MLPDiscriminator
-from tests.helpers import quiet_trainer, ring_data, tiny_gan
+from tests.helpers import g_step, quiet_trainer, ring_data, tiny_gan
 
 LR = 0.3  # large, so the unrolled D moves far enough for k=1 and k=2 to differ clearly
 
@@ -42,7 +42,7 @@ def _freeze(module: nn.Module) -> None:
 def _hook_grads(gan: GAN, callback: UnrolledDiscriminator, real: Tensor, z: Tensor) -> list[Tensor]:
     """G's gradient of the generator loss under the callback's critic (as the module computes)."""
     fake = gan.generator(z)
-    critic = callback.generator_critic(gan, real, fake) or gan.discriminator
+    critic = callback.generator_critic(gan, g_step(gan, real, fake)) or gan.discriminator
     loss = gan.loss_fn.g(critic(fake).reshape(-1))
     return list(torch.autograd.grad(loss, list(gan.generator.parameters())))
 
@@ -126,7 +126,7 @@ def test_generator_gradient_matches_finite_differences():
         with torch.no_grad():
             torch.nn.utils.vector_to_parameters(flat, gan.generator.parameters())
         fake = gan.generator(z)
-        critic = callback.generator_critic(gan, real, fake)
+        critic = callback.generator_critic(gan, g_step(gan, real, fake))
         return float(gan.loss_fn.g(critic(fake).reshape(-1)).detach())
 
     theta = torch.nn.utils.parameters_to_vector(gan.generator.parameters()).detach()
@@ -151,7 +151,7 @@ def test_first_order_skips_the_second_order_term():
     got_first = _hook_grads(gan, first, real, z)
 
     # reference: the generator loss under the unrolled D, its parameters treated as constants
-    params, buffers = full.unroll(gan, real, gan.generator(z))
+    params, buffers = full.unroll(gan, g_step(gan, real, gan.generator(z)))
     detached = {n: p.detach() for n, p in params.items()}
     fake = gan.generator(z)
     scores = torch.func.functional_call(gan.discriminator, (detached, buffers), (fake,))
@@ -160,7 +160,7 @@ def test_first_order_skips_the_second_order_term():
         torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
     diff = sum((a - b).abs().sum() for a, b in zip(got_full, got_first, strict=True))
     assert diff > 1e-4
-    first_params, _ = first.unroll(gan, real, gan.generator(z))
+    first_params, _ = first.unroll(gan, g_step(gan, real, gan.generator(z)))
     assert all(not p.requires_grad for p in first_params.values())
 
 
@@ -204,7 +204,7 @@ def test_unrolling_follows_ds_adam_optimizer():
     assert float(opt_d.state[next(gan.discriminator.parameters())]["step"]) == gan.d_steps == 3
     real, _ = ring_data(n_samples=32).sample(32, torch.Generator().manual_seed(0))
     fake = gan.generator(torch.randn(32, 4)).detach()
-    params, buffers = UnrolledDiscriminator(3).unroll(gan, real, fake)
+    params, buffers = UnrolledDiscriminator(3).unroll(gan, g_step(gan, real, fake))
 
     disc, opt = copy.deepcopy((gan.discriminator, opt_d))
     for _ in range(3):
@@ -216,9 +216,8 @@ def test_unrolling_follows_ds_adam_optimizer():
     for name, b in disc.named_buffers():
         torch.testing.assert_close(buffers[name], b)
     # and not the SGD rule with the same learning rate
-    sgd_params, _ = UnrolledDiscriminator(3, lr=None).unroll(
-        GAN(gan.generator, gan.discriminator, latent_dim=4, lr_d=gan.lr_d), real, fake
-    )
+    bare = GAN(gan.generator, gan.discriminator, latent_dim=4, lr_d=gan.lr_d)
+    sgd_params, _ = UnrolledDiscriminator(3, lr=None).unroll(bare, g_step(bare, real, fake))
     assert any(not torch.allclose(params[n], sgd_params[n]) for n in params)
 
 

@@ -333,12 +333,6 @@ CASES = [
         r"same K",
     ),
     Case(
-        "ACGAN weight without classes",
-        lambda: tiny_gan(ac_weight=1.0),
-        ValueError,
-        r"pass num_classes=K too",
-    ),
-    Case(
         "labels for an unconditional sample",
         lambda: tiny_gan().sample(2, labels=[0, 1]),
         ValueError,

@@ -1,5 +1,6 @@
 """GAN remedies and instruments as Lightning callbacks, one file each."""
 
+from lightning_gan.callbacks.acgan import AuxiliaryClassifier
 from lightning_gan.callbacks.adaptive_augment import AdaptiveAugment
 from lightning_gan.callbacks.checkpoint_evaluation import CheckpointEvaluation
 from lightning_gan.callbacks.consistency import ConsistencyRegularization
@@ -22,6 +23,7 @@ from lightning_gan.callbacks.weight_constraints import WeightClipping, WeightPen
 
 __all__ = [
     "AdaptiveAugment",
+    "AuxiliaryClassifier",
     "ConsistencyRegularization",
     "DiffAugment",
     "LeCamRegularization",

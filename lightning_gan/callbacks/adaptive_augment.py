@@ -29,7 +29,8 @@ from lightning_gan.callbacks.remedy_checks import (
     check_open_unit_interval,
     check_unit_interval,
 )
-from lightning_gan.hooks import GANCallback, StepOutput
+from lightning_gan.hooks import GANCallback
+from lightning_gan.step.records import DStep
 
 if TYPE_CHECKING:
     from lightning_gan.module import GAN
@@ -139,13 +140,13 @@ class AdaptiveAugment(GANCallback):
         self._checked = True
 
     # ------------------------------------------------------------------------------ the step
-    def transform_discriminator_input(self, gan: GAN, x: Tensor, real: bool) -> Tensor:
-        return ada_augment(x, self.p, self.groups)
+    def transform_discriminator_input(
+        self, gan: GAN, x: Tensor, labels: Tensor | None, real: bool
+    ) -> tuple[Tensor, Tensor | None]:
+        return ada_augment(x, self.p, self.groups), labels
 
-    def on_discriminator_step_end(self, gan: GAN, output: StepOutput) -> None:
-        if output.real_scores is None:
-            return
-        self.stats.update(output.real_scores, output.fake.shape[0] * gan.accumulate)
+    def on_discriminator_step_end(self, gan: GAN, d: DStep) -> None:
+        self.stats.update(d.real_scores, d.real.shape[0] * gan.accumulate)
         if gan.d_steps % self.interval == 0:
             signs, count, images = self.stats.compute().tolist()  # collective: all ranks
             self.stats.reset()

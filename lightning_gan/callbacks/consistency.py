@@ -18,20 +18,10 @@ from lightning_gan.augment.diffaugment import check_images, diff_augment, parse_
 from lightning_gan.callbacks.packing import pack, unpack
 from lightning_gan.callbacks.remedy_checks import check_weight
 from lightning_gan.hooks import GANCallback
+from lightning_gan.step.records import DStep
 
 if TYPE_CHECKING:
     from lightning_gan.module import GAN
-
-
-def step_scores(gan: GAN, who: str) -> tuple[Tensor, Tensor]:
-    """D's real and generated scores of the current D step (attached to D's graph)."""
-    context = gan.step_context
-    if context.real_scores is None or context.fake_scores is None:
-        raise RuntimeError(
-            f"{who} reads D's scores of the current D step from gan.step_context, which holds "
-            "none here: call it only from discriminator_penalty inside GAN's D step."
-        )
-    return context.real_scores, context.fake_scores
 
 
 class ConsistencyRegularization(GANCallback):
@@ -44,7 +34,7 @@ class ConsistencyRegularization(GANCallback):
             ``color``, ``cutout``); default ``"flip,translation"``, the horizontal flip and
             shift by up to 1/8 of the side (4 pixels at 32x32) of CR-GAN and bCR.
 
-    ``D(x)`` and ``D(G(z))`` are the scores of the D step itself (``gan.step_context``): only
+    ``D(x)`` and ``D(G(z))`` are the scores of the D step itself (``d.real_scores``): only
     ``D(T(.))`` costs extra forwards. Both sides keep their gradient to D, as in the reference
     implementation. ``x`` and ``G(z)`` are D's inputs after the other input transforms; under
     :class:`~lightning_gan.callbacks.packing.Packing` each packed input is unpacked, its samples
@@ -77,18 +67,19 @@ class ConsistencyRegularization(GANCallback):
             return diff_augment(x, self.policy)
         return pack(diff_augment(unpack(x, m), self.policy), m)
 
-    def values(self, gan: GAN, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    def values(self, gan: GAN, d: DStep) -> tuple[Tensor, Tensor]:
         """The unweighted terms ``(E||D(T(x)) - D(x)||^2, E||D(T(G(z))) - D(G(z))||^2)``."""
-        real_scores, fake_scores = step_scores(gan, type(self).__name__)
-        context = gan.step_context
-        t_real = gan.discriminate(self.augment(gan, real.detach()), context.real_labels)
-        t_fake = gan.discriminate(self.augment(gan, fake.detach()), context.fake_labels)
-        return (t_real - real_scores).square().mean(), (t_fake - fake_scores).square().mean()
+        t_real = gan.discriminate(self.augment(gan, d.d_real.detach()), d.d_real_labels)
+        t_fake = gan.discriminate(self.augment(gan, d.d_fake.detach()), d.d_fake_labels)
+        return (
+            (t_real - d.real_scores).square().mean(),
+            (t_fake - d.fake_scores).square().mean(),
+        )
 
-    def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
+    def discriminator_penalty(self, gan: GAN, d: DStep) -> Tensor | None:
         if self.weight == 0 and self.fake_weight == 0:
             return None
-        value_real, value_fake = self.values(gan, real, fake)
+        value_real, value_fake = self.values(gan, d)
         if gan.log_due("penalty/bcr_real"):
             gan.log("penalty/bcr_real", value_real.detach())
             gan.log("penalty/bcr_fake", value_fake.detach())

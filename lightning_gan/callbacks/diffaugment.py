@@ -65,5 +65,7 @@ class DiffAugment(GANCallback):
             check_images(pl_module.real_from_batch(batch), type(self).__name__)
             self._checked = True
 
-    def transform_discriminator_input(self, gan: GAN, x: Tensor, real: bool) -> Tensor:
-        return diff_augment(x, self.policy, self.translation_ratio, self.cutout_ratio)
+    def transform_discriminator_input(
+        self, gan: GAN, x: Tensor, labels: Tensor | None, real: bool
+    ) -> tuple[Tensor, Tensor | None]:
+        return diff_augment(x, self.policy, self.translation_ratio, self.cutout_ratio), labels

@@ -18,7 +18,8 @@ from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from lightning_gan.hooks import GANCallback, StepOutput
+from lightning_gan.hooks import GANCallback
+from lightning_gan.step.records import GStep
 
 if TYPE_CHECKING:
     from lightning_gan.module import GAN
@@ -103,10 +104,10 @@ class GeneratorEMA(GANCallback):
         """Move the average to G's device (``strategy.setup`` has moved G by now)."""
         self._build(pl_module.generator).to(pl_module.device)
 
-    def on_generator_step_end(self, gan: GAN, output: StepOutput) -> None:
+    def on_generator_step_end(self, gan: GAN, g: GStep) -> None:
         ema = self._build(gan.generator)
         if self._resolved_decay is None:
-            images = output.fake.shape[0] * gan.trainer.world_size
+            images = g.fake.shape[0] * gan.trainer.world_size
             self._resolved_decay = 0.5 ** (images / self.half_life_images)
         if gan.g_steps <= self.start_step:
             ema.n_averaged.zero_()  # the next update copies G

@@ -26,8 +26,9 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
-from lightning_gan.conditioning import scores as score
 from lightning_gan.hooks import GANCallback
+from lightning_gan.step.conditioning import scores as score
+from lightning_gan.step.records import DStep
 
 if TYPE_CHECKING:
     from lightning_gan.module import GAN
@@ -109,8 +110,8 @@ class GradientPenalty(GANCallback):
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         warn_batch_norm(pl_module.discriminator, type(self).__name__)
 
-    def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
-        value = self.value(gan.discriminator, real, fake, gan.step_context.real_labels)
+    def discriminator_penalty(self, gan: GAN, d: DStep) -> Tensor | None:
+        value = self.value(gan.discriminator, d.d_real, d.d_fake, d.d_real_labels)
         if gan.log_due(f"penalty/{self.name}"):  # self.log every batch would cost ~0.5 ms
             gan.log(f"penalty/{self.name}", value.detach())
         return self.weight * value
@@ -144,13 +145,12 @@ class _ZeroCentredPenalty(GANCallback):
         x = real if self.on_real else fake
         return _per_sample_sq_norm(input_gradients(discriminator, x, labels)).mean()
 
-    def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
+    def discriminator_penalty(self, gan: GAN, d: DStep) -> Tensor | None:
         # `d_steps` counts completed D steps and is checkpointed, so the lazy schedule resumes.
         if gan.d_steps % self.interval != 0:
             return None
-        context = gan.step_context
-        labels = context.real_labels if self.on_real else context.fake_labels
-        value = self.value(gan.discriminator, real, fake, labels)
+        labels = d.d_real_labels if self.on_real else d.d_fake_labels
+        value = self.value(gan.discriminator, d.d_real, d.d_fake, labels)
         # Produced every `interval` batches: log it if a logger write falls before the next one.
         if gan.log_due(f"penalty/{self.name}", self.interval):
             gan.log(f"penalty/{self.name}", value.detach())

@@ -32,7 +32,7 @@ from torch import Tensor
 
 from lightning_gan.callbacks.evaluation import FeatureMetrics
 from lightning_gan.callbacks.health_guard import DivergenceGuard, GANTrainingFailure
-from lightning_gan.hooks import GANCallback, StepOutput
+from lightning_gan.hooks import GANCallback
 from lightning_gan.metrics.health_signals import (
     diversity_ratio,
     energy_distance,
@@ -41,6 +41,7 @@ from lightning_gan.metrics.health_signals import (
     sigmoid_mean,
     total_norm,
 )
+from lightning_gan.step.records import DStep, GStep
 
 FLAGS = ("mode_collapse", "vanishing_g_grad", "divergence", "oscillation", "d_collapse")
 _ON_FAILURE = ("warn", "stop", "raise")
@@ -197,7 +198,6 @@ class GANHealth(DivergenceGuard, GANCallback):
         self._buf_g: list[Tensor] = []
         self._probe_d: Tensor | None = None
         self._probe_g: Tensor | None = None
-        self._real: Tensor | None = None
         self._snapshot: tuple[dict[str, Tensor], list[dict[str, Any]]] | None = None
         self._halted = False
         self._n_critic = 1
@@ -208,7 +208,7 @@ class GANHealth(DivergenceGuard, GANCallback):
     # ------------------------------------------------------------------ Lightning hooks
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._buf_d, self._buf_g = [], []
-        self._probe_d = self._probe_g = self._real = None
+        self._probe_d = self._probe_g = None
         self._halted = False
         self._n_critic = int(getattr(pl_module, "n_critic", 1))
         self._module_guards = getattr(pl_module, "nonfinite", "off") != "off"
@@ -232,24 +232,15 @@ class GANHealth(DivergenceGuard, GANCallback):
                 )
             self._evaluation = found[0]
 
-    def on_train_batch_start(
-        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        # Only a reference: the diversity probe of this batch's D step compares against it.
-        real_from_batch = getattr(pl_module, "real_from_batch", None)
-        self._real = real_from_batch(batch) if real_from_batch else None
-
-    def on_discriminator_step_end(self, gan: Any, output: StepOutput) -> None:
+    def on_discriminator_step_end(self, gan: Any, d: DStep) -> None:
         if self._halted:
             return
-        self._check_finite(gan, output.loss, gan.discriminator, "discriminator")
-        real = output.real_scores
-        self._buf_d.append(torch.stack([output.loss, real.mean(), output.fake_scores.mean()]))
-        g_step_follows = gan.d_steps % self._n_critic == 0  # as GAN.training_step decides
-        if g_step_follows and (gan.g_steps + 1) % self.every_n_steps == 0:
+        self._check_finite(gan, d.loss, gan.discriminator, "discriminator")
+        real = d.real_scores
+        self._buf_d.append(torch.stack([d.loss, real.mean(), d.fake_scores.mean()]))
+        if d.g_step_follows and (gan.g_steps + 1) % self.every_n_steps == 0:
             grads = [p.grad for p in gan.discriminator.parameters() if p.grad is not None]
-            scores = torch.cat([real, output.fake_scores]).float()
-            reference = self._real if self._real is not None else output.fake
+            scores = torch.cat([real, d.fake_scores]).float()
             self._probe_d = torch.cat(
                 [
                     torch.stack(
@@ -257,29 +248,26 @@ class GANHealth(DivergenceGuard, GANCallback):
                             total_norm(grads).to(scores.device),
                             scores.std(),
                             sigmoid_mean(real),
-                            sigmoid_mean(output.fake_scores),
+                            sigmoid_mean(d.fake_scores),
                         ]
                     ),
-                    sample_distances(output.fake, reference, self.diversity_samples).to(
-                        scores.device
-                    ),
+                    sample_distances(d.fake, d.real, self.diversity_samples).to(scores.device),
                 ]
             )
             self._probe_g = None
 
-    def on_generator_step_end(self, gan: Any, output: StepOutput) -> None:
+    def on_generator_step_end(self, gan: Any, g: GStep) -> None:
         if self._halted:
             return
-        self._check_finite(gan, output.loss, gan.generator, "generator")
-        self._buf_g.append(output.loss.reshape(1))
+        self._check_finite(gan, g.loss, gan.generator, "generator")
+        self._buf_g.append(g.loss.reshape(1))
         if self._probe_d is not None and self._probe_g is None:
             grads = [p.grad for p in gan.generator.parameters() if p.grad is not None]
-            self._probe_g = total_norm(grads).reshape(1).to(output.loss.device)
+            self._probe_g = total_norm(grads).reshape(1).to(g.loss.device)
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        self._real = None
         if self._halted or self._probe_d is None or self._probe_g is None:
             if self._diverged_now:
                 self._log(trainer, {"health/divergence": 1.0})

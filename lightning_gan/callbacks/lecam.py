@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lightning_gan.callbacks.consistency import step_scores
 from lightning_gan.callbacks.remedy_checks import check_open_unit_interval, check_weight
 from lightning_gan.hooks import GANCallback
+from lightning_gan.step.records import DStep
 
 if TYPE_CHECKING:
     from lightning_gan.module import GAN
@@ -34,7 +34,7 @@ class LeCamRegularization(GANCallback):
             code (google/lecam-gan), which penalises only scores beyond the anchor:
             ``E[relu(D(x) - alpha_F)^2] + E[relu(alpha_R - D(G(z)))^2]``.
 
-    The scores are those of the D step itself (``gan.step_context``), so the penalty costs no
+    The scores are those of the D step itself (``d.real_scores``), so the penalty costs no
     extra forward. Each D step first moves the anchors towards this step's mean scores, averaged
     over ranks (one all-reduce of two numbers), so every rank holds the same anchors; the first
     step sets them to its means (the authors' code starts the EMA after a warm-up during which
@@ -57,9 +57,8 @@ class LeCamRegularization(GANCallback):
     def update_anchors(self, gan: GAN, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         """Move the anchors towards this step's rank-averaged mean scores; return them."""
         means = torch.stack([real_scores.detach().mean(), fake_scores.detach().mean()])
-        trainer = gan._trainer
-        if trainer is not None and trainer.world_size > 1:
-            means = trainer.strategy.reduce(means, reduce_op="mean")
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            means = gan.trainer.strategy.reduce(means, reduce_op="mean")
         if self.anchors is None:
             self.anchors = means.clone()
         else:
@@ -76,8 +75,8 @@ class LeCamRegularization(GANCallback):
             )
         return (real_scores - alpha_f).square().mean() + (fake_scores - alpha_r).square().mean()
 
-    def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
-        real_scores, fake_scores = step_scores(gan, type(self).__name__)
+    def discriminator_penalty(self, gan: GAN, d: DStep) -> Tensor | None:
+        real_scores, fake_scores = d.real_scores, d.fake_scores
         anchors = self.update_anchors(gan, real_scores, fake_scores)
         value = self.value(real_scores, fake_scores, anchors)
         if gan.log_due("penalty/lecam"):

@@ -95,11 +95,13 @@ class InstanceNoise(GANCallback):
         """The std used now: a pure function of ``gan.d_steps`` (restored from checkpoints)."""
         return self.std_at(gan.d_steps)
 
-    def transform_discriminator_input(self, gan: GAN, x: Tensor, real: bool) -> Tensor:
+    def transform_discriminator_input(
+        self, gan: GAN, x: Tensor, labels: Tensor | None, real: bool
+    ) -> tuple[Tensor, Tensor | None]:
         std = self.current_std(gan)
         if std == 0.0:
-            return x
-        return x + std * torch.randn_like(x)
+            return x, labels
+        return x + std * torch.randn_like(x), labels
 
     def on_train_batch_start(
         self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from torch import Tensor
 
 from lightning_gan.callbacks.remedy_checks import check_count
-from lightning_gan.hooks import GANCallback, HookDispatch
+from lightning_gan.hooks import GANCallback
 
 if TYPE_CHECKING:
     from lightning_gan.module import GAN
@@ -74,7 +74,7 @@ class Packing(GANCallback):
                 f"your own discriminator taking [B/{m}, {m}*C, ...] inputs, set its attribute "
                 f"`pack = {m}`."
             )
-        transforms = HookDispatch(list(trainer.callbacks)).by_hook["transform_discriminator_batch"]
+        transforms = pl_module.hooks.by_hook["transform_discriminator_input"]
         if self in transforms and transforms[-1] is not self:
             later = ", ".join(type(cb).__name__ for cb in transforms[transforms.index(self) + 1 :])
             raise ValueError(
@@ -83,7 +83,7 @@ class Packing(GANCallback):
                 "end of Trainer(callbacks=[...])."
             )
 
-    def transform_discriminator_batch(
+    def transform_discriminator_input(
         self, gan: GAN, x: Tensor, labels: Tensor | None, real: bool
     ) -> tuple[Tensor, Tensor | None]:
         m = self.num_packed

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from lightning_gan.callbacks.remedy_checks import check_count, check_unit_interval
 from lightning_gan.hooks import GANCallback
+from lightning_gan.step.records import GStep
 
 if TYPE_CHECKING:
     from lightning_gan.module import GAN
@@ -53,15 +54,15 @@ class TopK(GANCallback):
     def schedule_position(self, gan: GAN) -> int:
         """``t``: the epoch, or ``g_steps // decay_every_g_steps``."""
         if self.decay_every_g_steps is None:
-            trainer = gan._trainer
-            return 0 if trainer is None else int(trainer.current_epoch)
+            return int(gan.current_epoch)  # 0 without a Trainer
         return gan.g_steps // self.decay_every_g_steps
 
     def k_at(self, t: int, batch: int) -> int:
         """How many scores out of ``batch`` are kept at schedule position ``t``."""
         return max(math.floor(self.gamma**t * batch), math.floor(self.nu * batch), 1)
 
-    def generator_scores(self, gan: GAN, scores: Tensor) -> Tensor:
+    def generator_scores(self, gan: GAN, g: GStep) -> Tensor:
+        scores = g.fake_scores
         k = self.k_at(self.schedule_position(gan), scores.shape[0])
         if gan.log_due("topk/k", gan.n_critic * gan.accumulate):
             gan.log("topk/k", float(k))

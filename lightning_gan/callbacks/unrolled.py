@@ -16,11 +16,25 @@ import torch
 from torch import Tensor
 from torch.func import functional_call
 
-from lightning_gan.conditioning import split_scores
 from lightning_gan.hooks import Critic, GANCallback
+from lightning_gan.step.conditioning import call, split_scores
+from lightning_gan.step.records import GStep
 
 if TYPE_CHECKING:
     from lightning_gan.module import GAN
+
+
+class FunctionalCritic:
+    """D evaluated with other parameters and buffers (``torch.func.functional_call``), called
+    like D itself: ``critic(x)`` or ``critic(x, labels)``."""
+
+    def __init__(
+        self, module: torch.nn.Module, params: dict[str, Tensor], buffers: dict[str, Tensor]
+    ) -> None:
+        self.module, self.state = module, (params, buffers)
+
+    def __call__(self, *args: Tensor) -> Tensor:
+        return functional_call(self.module, self.state, args)
 
 
 @dataclass
@@ -58,9 +72,10 @@ class UnrolledDiscriminator(GANCallback):
     unrolled step is a differentiable Adam step continuing from that state (moments, step count,
     betas, eps, weight decay, AMSGrad); otherwise (another optimizer, before D's first step, or
     no Trainer attached) it is plain SGD with ``lr``. The unrolled D loss is ``gan.loss_fn.d``
-    on the ``real`` batch and the generator's ``fake`` after D's input transforms (instance noise,
-    augmentation, packing: drawn once per G step for all ``k`` unrolled steps; no penalties),
-    conditioned on the batch's labels for a conditional GAN (``gan.step_context``).
+    on the phase's ``real`` batch and on ``g.d_fake`` (the generator's samples after D's input
+    transforms, the very inputs the unrolled critic then scores), with ``real`` passed through the
+    same transforms (instance noise, augmentation, packing: drawn once per G step for all ``k``
+    unrolled steps; no penalties), conditioned on the labels in the phase record.
     Buffers (batch-norm statistics) are cloned, so the running statistics of the real D do not
     change either. Under data parallelism each rank unrolls on its local batch.
     """
@@ -80,25 +95,16 @@ class UnrolledDiscriminator(GANCallback):
         self.higher_order = bool(higher_order)
 
     # ------------------------------------------------------------------------------ the hook
-    def generator_critic(self, gan: GAN, real: Tensor, fake: Tensor) -> Critic | None:
+    def generator_critic(self, gan: GAN, g: GStep) -> Critic | None:
         if self.steps == 0:
             return None
-        params, buffers = self.unroll(gan, real, fake)
-        discriminator = gan.discriminator
-
-        def critic(x: Tensor, labels: Tensor | None = None) -> Tensor:
-            args = (x,) if labels is None else (x, labels)
-            return functional_call(discriminator, (params, buffers), args)
-
-        return critic
+        return FunctionalCritic(gan.discriminator, *self.unroll(gan, g))
 
     # ------------------------------------------------------------------------ the unrolling
-    def unroll(
-        self, gan: GAN, real: Tensor, fake: Tensor
-    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    def unroll(self, gan: GAN, g: GStep) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """D's parameters and buffers after ``steps`` updates on ``loss_fn.d(D(real), D(fake))``.
 
-        With ``higher_order`` the returned parameters are functions of ``fake`` (hence of G).
+        With ``higher_order`` the returned parameters are functions of ``g.d_fake`` (hence of G).
         D's own parameters, buffers, gradients and optimizer state are left untouched.
         """
         discriminator = gan.discriminator
@@ -109,27 +115,18 @@ class UnrolledDiscriminator(GANCallback):
         buffers = {name: b.clone() for name, b in discriminator.named_buffers()}
         slots = self._adam_slots(gan, [p for _, p in named])
         lr = self.lr if self.lr is not None else self._default_lr(gan)
-        fake_in = fake if self.higher_order else fake.detach()
-        context = gan.step_context
+        fake, fake_labels = g.d_fake if self.higher_order else g.d_fake.detach(), g.d_fake_labels
         # D's input transforms (noise, augmentation, packing) apply to the unrolled loss too, so
         # the look-ahead D is trained on what the real D sees; drawn once for all k steps.
-        hooks = gan._dispatch()
-        real, real_labels = hooks.transform(gan, real, context.real_labels, True)
-        fake_in, fake_labels = hooks.transform(gan, fake_in, context.fake_labels, False)
-        real_args = (real,) if real_labels is None else (real, real_labels)
-        fake_args = (fake_in,) if fake_labels is None else (fake_in, fake_labels)
+        real, real_labels = gan.discriminator_input(g.real, g.labels, True)
 
         moments = (
             [] if slots is None else [(s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq) for s in slots]
         )
         for k in range(1, self.steps + 1):
-            params = dict(zip(names, values, strict=True))
-            real_scores = split_scores(
-                functional_call(discriminator, (params, buffers), real_args)
-            )[0]
-            fake_scores = split_scores(
-                functional_call(discriminator, (params, buffers), fake_args)
-            )[0]
+            critic = FunctionalCritic(discriminator, dict(zip(names, values, strict=True)), buffers)
+            real_scores = split_scores(call(critic, real, real_labels))[0]
+            fake_scores = split_scores(call(critic, fake, fake_labels))[0]
             loss = gan.loss_fn.d(real_scores, fake_scores)
             grads = torch.autograd.grad(
                 loss, values, create_graph=self.higher_order, allow_unused=True

@@ -13,7 +13,8 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor
 
-from lightning_gan.hooks import GANCallback, StepOutput
+from lightning_gan.hooks import GANCallback
+from lightning_gan.step.records import DStep
 
 if TYPE_CHECKING:
     from lightning_gan.module import GAN
@@ -51,7 +52,7 @@ class WeightPenalty(GANCallback):
             raise ValueError("The discriminator has no parameters to penalise.")
         return torch.stack(squares).sum()
 
-    def discriminator_penalty(self, gan: GAN, real: Tensor, fake: Tensor) -> Tensor | None:
+    def discriminator_penalty(self, gan: GAN, d: DStep) -> Tensor | None:
         value = self.value(gan.discriminator)
         if gan.log_due("penalty/weight"):  # self.log every batch would cost ~0.5 ms
             gan.log("penalty/weight", value.detach())
@@ -85,5 +86,5 @@ class WeightClipping(GANCallback):
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.clamp(pl_module.discriminator)
 
-    def on_discriminator_step_end(self, gan: GAN, output: StepOutput) -> None:
+    def on_discriminator_step_end(self, gan: GAN, d: DStep) -> None:
         self.clamp(gan.discriminator)

@@ -13,8 +13,12 @@ from typing import Any
 class LogCadence:
     """Mixin of :class:`~lightning_gan.GAN` providing :meth:`log_due`."""
 
-    _logged_keys: set[str]
     _trainer: Any
+    _logged_keys: set[str]
+
+    def reset_log_cadence(self) -> None:
+        """Forget which keys were logged: each is due again at its first call of a fit."""
+        self._logged_keys = set()
 
     def log_due(self, key: str, window: int = 1) -> bool:
         """Whether ``self.log`` of ``key`` now would reach a logger: log only when it is True.

@@ -1,39 +1,47 @@
-"""How class labels travel through the GAN step (StyleGAN2-ADA's design: ``G(z, c)``, ``D(x, c)``).
+"""Class labels, owned here: from the batch to ``G(z, y)``, ``D(x, y)`` and back.
 
-The step decides the label flow once: a conditional GAN takes ``(x, y)`` batches, conditions the
-generated batch on the batch's labels (so the fake label distribution is the data's), and calls
-``G(z, y)`` / ``D(x, y)``; an unconditional GAN has ``labels=None`` everywhere and calls ``G(z)``
-/ ``D(x)``, exactly as before conditioning existed. Callbacks read the labels of what D sees from
-:class:`StepContext` (``gan.step_context``), so no callback needs an ``if conditional:``.
+StyleGAN2-ADA's design: every network takes the conditioning (``G(z, c)``, ``D(x, c)``) and an
+unconditional model is one without it; the loop and the losses never branch on it. The step
+decides the label flow once: a conditional GAN takes ``(x, y)`` batches, conditions the
+generated batch on the batch's labels (so the fake label distribution is the data's), and
+calls ``G(z, y)`` / ``D(x, y)``; an unconditional GAN has ``labels=None`` everywhere and calls
+``G(z)`` / ``D(x)``. The phase records (:mod:`lightning_gan.step.records`) carry the labels of
+what D sees to every hook, so no callback needs an ``if conditional:``. Everything that reads
+labels from a batch, validates labels or calls a network with them uses this module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
 
-@dataclass
-class StepContext:
-    """What the discriminator sees in the current phase, for callbacks that evaluate D again.
-
-    ``real_labels`` / ``fake_labels`` are the labels of D's real and generated inputs after the
-    input transforms (``None`` when unconditional; packed ``[B/m, m]`` under
-    :class:`~lightning_gan.callbacks.Packing`). ``real_scores`` / ``fake_scores`` are D's scores
-    of this D step, still attached to D's graph, for penalties that are functions of them
-    (LeCam, consistency); ``None`` in the generator phase.
-    """
-
-    real_labels: Tensor | None = None
-    fake_labels: Tensor | None = None
-    real_scores: Tensor | None = None
-    fake_scores: Tensor | None = None
+def batch_labels(batch: Any) -> Tensor | None:
+    """The labels of an ``(x, y, ...)`` batch, or ``None`` for a batch without them."""
+    if isinstance(batch, (tuple, list)) and len(batch) > 1 and isinstance(batch[1], Tensor):
+        return batch[1]
+    return None
 
 
-UNCONDITIONAL = StepContext()
+def batch_data(batch: Any) -> Any:
+    """The data of a batch: ``x`` of an ``(x, y, ...)`` pair, else the batch itself."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def conditioning_labels(batch: Any, num_classes: int | None) -> Tensor | None:
+    """The labels a GAN with ``num_classes`` conditions on: ``None`` when unconditional,
+    the batch's labels when conditional (refused, with the fix, when the batch has none)."""
+    if num_classes is None:
+        return None
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+        raise ValueError(
+            f"GAN(num_classes={num_classes}) needs (x, y) batches with class labels, "
+            "but the batch has no labels: use a datamodule that yields labels, or "
+            "num_classes=None for an unconditional GAN."
+        )
+    return batch[1]
 
 
 def call(network: Any, x: Tensor, labels: Tensor | None) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_gan.nonfinite import NONFINITE_ACTIONS
+from lightning_gan.step.nonfinite import NONFINITE_ACTIONS
 
 
 def check_settings(
@@ -23,7 +23,6 @@ def check_settings(
     betas: dict[str, Any],
     nonfinite: Any,
     num_classes: Any,
-    ac_weight: Any,
 ) -> None:
     """Construction-time validation of :class:`~lightning_gan.GAN`'s scalar arguments."""
     if isinstance(n_critic, bool) or not isinstance(n_critic, int) or n_critic < 1:
@@ -56,13 +55,6 @@ def check_settings(
         raise ValueError(
             f"num_classes must be an integer >= 1 (or None for an unconditional GAN), "
             f"got {num_classes!r}."
-        )
-    if isinstance(ac_weight, bool) or not isinstance(ac_weight, (int, float)) or ac_weight < 0:
-        raise ValueError(f"ac_weight must be a number >= 0 (0 disables ACGAN), got {ac_weight!r}.")
-    if ac_weight > 0 and num_classes is None:
-        raise ValueError(
-            "ac_weight > 0 trains an auxiliary classifier on the labels: pass num_classes=K too "
-            "(and a discriminator built with conditioning='acgan')."
         )
 
 
@@ -280,8 +272,8 @@ def check_batch_norm(real: Tensor, *networks: nn.Module) -> None:
             )
 
 
-def check_scores(output: Any, batch_size: int, ac_weight: float, num_classes: int | None) -> None:
-    """D's first output: one score per sample, and class logits when ACGAN is on."""
+def check_scores(output: Any, batch_size: int) -> None:
+    """D's first output: one score per sample (``[B]`` or ``[B, 1]``, or ``(scores, logits)``)."""
     scores = output[0] if isinstance(output, tuple) else output
     if not isinstance(scores, Tensor) or scores.numel() != batch_size or scores.dim() > 2:
         shape = tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__
@@ -289,20 +281,6 @@ def check_scores(output: Any, batch_size: int, ac_weight: float, num_classes: in
             f"The discriminator must return one score per sample ([B] or [B, 1]); for a "
             f"batch of {batch_size} it returned {shape}: make its last layer output a single unit."
         )
-    if ac_weight > 0:
-        logits = output[1] if isinstance(output, tuple) else None
-        # [B, K]; a packed ACGAN discriminator gives [B/m, m, K], one row per packed sample.
-        if (
-            not isinstance(logits, Tensor)
-            or logits.shape[0] != batch_size
-            or logits.shape[-1] != num_classes
-            or logits.dim() not in (2, 3)
-        ):
-            raise ValueError(
-                "GAN(ac_weight > 0) trains an auxiliary classifier: the discriminator must "
-                f"return (scores [B], class_logits [B, {num_classes}]); build it with "
-                "conditioning='acgan' (MLPDiscriminator/DCGANDiscriminator)."
-            )
 
 
 def check_strategy(strategy: Any) -> None:

@@ -18,7 +18,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
-from lightning_gan.nonfinite import NonFiniteError
+from lightning_gan.step.nonfinite import NonFiniteError
 
 NOT_A_CHECKPOINT = (
     "This file is not a Lightning checkpoint (no 'state_dict' / version entry): resume from a "
@@ -33,9 +33,10 @@ class CheckpointState:
     d_steps: int
     g_steps: int
     generator: nn.Module
-    _rng_to_restore: dict[str, list[Tensor]] | None
-    _ema_state: dict[str, Tensor] | None
-    _loaded_ema: list[nn.Module]
+    # Set by `on_load_checkpoint`; class-level defaults so `GAN.__init__` need not set them.
+    _rng_to_restore: dict[str, list[Tensor]] | None = None
+    _ema_state: dict[str, Tensor] | None = None
+    _loaded_ema: tuple[nn.Module, ...] = ()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if not all(torch.isfinite(p).all() for p in self.parameters()):
@@ -65,7 +66,7 @@ class CheckpointState:
         self.g_steps = int(steps.get("g_steps", 0))
         self._rng_to_restore = checkpoint.get("gan_rng")
         self._ema_state = averaged_generator_state(checkpoint)
-        self._loaded_ema = []
+        self._loaded_ema = ()
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> Any:
@@ -92,7 +93,7 @@ class CheckpointState:
             ema = copy.deepcopy(self.generator)
             ema.load_state_dict(self._ema_state)
             ema.to(self.device).eval().requires_grad_(False)
-            self._loaded_ema.append(ema)  # a list, so it is not registered as a submodule
+            self._loaded_ema = (ema,)  # a tuple, so it is not registered as a submodule
         ema = self._loaded_ema[0]
         param = next(ema.parameters(), None)
         if param is not None and param.device != self.device:
@@ -163,7 +164,7 @@ def check_checkpoint_file(path: str | os.PathLike) -> None:
 
 
 #: Settings whose change on resume is worth a word: they change what is being trained.
-_WATCHED = ("loss", "n_critic", "num_classes", "latent_dim", "ac_weight", "accumulate")
+_WATCHED = ("loss", "n_critic", "num_classes", "latent_dim", "accumulate")
 
 
 def warn_changed_settings(gan: Any, checkpoint: dict[str, Any]) -> None:
