@@ -34,7 +34,7 @@ from lightning_gan.step.nonfinite import (  # noqa: F401  (re-exported: public n
     NonFinitePolicy,
     gradients_finite,
 )
-from lightning_gan.step.optimizing import optimize
+from lightning_gan.step.optimizing import bind_scalers, optimize
 from lightning_gan.step.records import DStep, GStep, NetworkRecord
 
 try:  # LightningCLI passes the config of injected networks through this context
@@ -345,7 +345,8 @@ class GAN(Generation, EvaluationSteps, LogCadence, CheckpointState, LightningMod
         use_gan_progress_bar(trainer)
         self._hooks = HookDispatch(list(trainer.callbacks))
         self._inputs_checked = False
-        self._nonfinite_policy = NonFinitePolicy(self.nonfinite, trainer)
+        self._nonfinite_policy = NonFinitePolicy(self.nonfinite)
+        bind_scalers(trainer, self.g_record, self.d_record, self._scaler_state)
         self._grad_sync = getattr(trainer.strategy, "all_reduce_gradients", None)
         self.reset_log_cadence()
 

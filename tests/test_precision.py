@@ -104,5 +104,8 @@ def test_fp16_scaler_persistent_nan_gets_the_nonfinite_policy() -> None:
         trainer.fit(gan, ring_data())
     # Raised on the SCALER_SKIP_LIMIT-th consecutive skipped D step, not on the first.
     assert gan.d_steps == SCALER_SKIP_LIMIT - 1
-    # Every step before it was skipped by the scaler (19 G steps through the NaN D as well).
-    assert scaler.get_scale() == 2.0**16 / 2 ** (2 * SCALER_SKIP_LIMIT - 1)
+    # Every step before it was skipped by its network's own scaler: D's 20 steps halved D's
+    # scale 20 times; the 19 G steps through the NaN D halved G's (the plugin's) 19 times.
+    assert gan.d_record.scaler is not scaler and gan.g_record.scaler is scaler
+    assert gan.d_record.scaler.get_scale() == 2.0**16 / 2**SCALER_SKIP_LIMIT
+    assert scaler.get_scale() == 2.0**16 / 2 ** (SCALER_SKIP_LIMIT - 1)

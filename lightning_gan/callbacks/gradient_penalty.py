@@ -35,15 +35,21 @@ if TYPE_CHECKING:
 
 
 def input_gradients(discriminator: nn.Module, x: Tensor, labels: Tensor | None = None) -> Tensor:
-    """``grad_x D(x)`` (``grad_x D(x, labels)`` when conditional) per sample, with the graph
-    kept so a penalty on it trains D.
+    """``grad_x D(x)`` (``grad_x D(x, labels)`` when conditional) per sample, in float32, with
+    the graph kept so a penalty on it trains D.
 
     Summing the scores is exact for the per-sample gradients because sample ``i``'s score
     depends only on sample ``i`` (true for D without batch norm or minibatch-std).
     """
+    # In float32 under mixed precision, as StyleGAN2-ADA runs its regularisation passes: a
+    # squared gradient norm overflows fp16 and loses most of its bits in bf16. D's weights are
+    # float32 under AMP, so turning autocast off is all it takes.
+    if x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
     x = x.detach().requires_grad_(True)
-    scores = score(discriminator, x, labels)
-    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        scores = score(discriminator, x, labels)
+        (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
     return grad
 
 

@@ -37,6 +37,7 @@ class CheckpointState:
     _rng_to_restore: dict[str, list[Tensor]] | None = None
     _ema_state: dict[str, Tensor] | None = None
     _loaded_ema: tuple[nn.Module, ...] = ()
+    _scaler_state: dict[str, Any] | None = None  # D's fp16 GradScaler (G's is Lightning's)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if not all(torch.isfinite(p).all() for p in self.parameters()):
@@ -52,6 +53,9 @@ class CheckpointState:
                 getattr(datamodule, "source", datamodule)
             ).__name__
         checkpoint["gan_rng"] = self._rng_states()
+        d_scaler = self.d_record.scaler
+        if d_scaler is not None:
+            checkpoint["gan_scalers"] = {self.d_record.name: d_scaler.state_dict()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
@@ -65,6 +69,7 @@ class CheckpointState:
         self.d_steps = int(steps.get("d_steps", 0))
         self.g_steps = int(steps.get("g_steps", 0))
         self._rng_to_restore = checkpoint.get("gan_rng")
+        self._scaler_state = checkpoint.get("gan_scalers")
         self._ema_state = averaged_generator_state(checkpoint)
         self._loaded_ema = ()
 

@@ -33,19 +33,17 @@ class NonFiniteError(FloatingPointError):
 class NonFinitePolicy:
     """The non-finite decision of each optimizer step of one fit (``GAN(nonfinite=...)``).
 
-    Built at fit start: under fp16 AMP the precision plugin's ``GradScaler`` owns the decision,
+    Under fp16 AMP a network's ``GradScaler`` (:attr:`NetworkRecord.scaler`) owns the decision;
     otherwise the step checks the (already rank-averaged) gradients itself.
     """
 
-    def __init__(self, action: str, trainer: Any) -> None:
+    def __init__(self, action: str) -> None:
         self.action = action
-        self.scaler = getattr(trainer.precision_plugin, "scaler", None)
-        self.scale: float | None = None
 
     def step(self, gan: Any, net: NetworkRecord) -> bool:
         """Step ``net``'s optimizer if its gradients allow it; True if it stepped."""
         optimizer = net.optimizer
-        if self.scaler is not None:
+        if net.scaler is not None:
             return self._scaled_step(gan, net)
         # The optimizer's parameters are the ones the update would change (and need no walk of
         # the module tree).
@@ -60,7 +58,7 @@ class NonFinitePolicy:
         return True
 
     def _scaled_step(self, gan: Any, net: NetworkRecord) -> bool:
-        """Step through a ``GradScaler``, which owns the non-finite decision under fp16 AMP.
+        """Step through the network's ``GradScaler``, which owns the decision under fp16 AMP.
 
         The gradients here are multiplied by the loss scale, so they overflow whenever the scale
         is too high, which the scaler expects: Lightning's ``optimizer.step()`` unscales, skips
@@ -73,12 +71,12 @@ class NonFinitePolicy:
         if self.action == "off":
             net.optimizer.step()
             return True
-        if self.scale is None:  # first step of this process (the scale may come from a resume)
-            self.scale = self.scaler.get_scale()
-        before = self.scale
+        if net.last_scale is None:  # first step of this fit (the scale may come from a resume)
+            net.last_scale = net.scaler.get_scale()
+        before = net.last_scale
         net.optimizer.step()
-        self.scale = self.scaler.get_scale()  # one host sync, as the check it replaces
-        if self.scale >= before:
+        net.last_scale = net.scaler.get_scale()  # one host sync, as the check it replaces
+        if net.last_scale >= before:
             net.scaler_skips = 0
             net.skipped_updates = 0
             return True

@@ -7,10 +7,17 @@ Lightning's ``accumulate_grad_batches`` works only under automatic optimisation,
 accumulates itself: each network's gradients sum ``loss / k`` over ``k`` micro-batches and its
 optimizer steps once, which equals one step on a ``k`` times larger batch for networks without
 batch statistics (tested to 1e-6); DDP's own gradient sync is blocked on non-final micro-batches.
+
+Under fp16 AMP each network has its own ``GradScaler`` (:func:`bind_scalers`): Lightning's
+precision plugin holds one scaler for the module, so a D step that overflows would otherwise
+halve G's loss scale too. The plugin's scaler is pointed at the stepped network's scaler for
+its backward and step, and back at G's afterwards (the one Lightning checkpoints; D's is saved
+by the GAN's own checkpoint state).
 """
 
 from __future__ import annotations
 
+import copy
 from contextlib import nullcontext
 from typing import Any
 
@@ -34,6 +41,8 @@ def optimize(
     detached), the value logged as the network's loss.
     """
     k = gan.accumulate
+    if net.scaler is not None:
+        gan.trainer.precision_plugin.scaler = net.scaler
     if k == 1:
         net.optimizer.zero_grad(set_to_none=True)
         gan.manual_backward(loss)
@@ -66,6 +75,21 @@ def _finish(gan: Any, net: NetworkRecord) -> None:
         sync(net.module)
     gan._nonfinite_policy.step(gan, net)
     net.steps += 1
+    if net.scaler is not None:
+        gan.trainer.precision_plugin.scaler = gan.g_record.scaler
+
+
+def bind_scalers(trainer: Any, g: NetworkRecord, d: NetworkRecord, saved: Any) -> None:
+    """Give each network its own ``GradScaler`` under fp16 AMP (else none), once per fit.
+
+    G keeps the plugin's scaler (Lightning checkpoints and restores it); D gets a twin with the
+    same settings, restored from ``saved`` (a checkpoint's ``gan_scalers``) on resume.
+    """
+    scaler = getattr(trainer.precision_plugin, "scaler", None)
+    g.scaler = scaler
+    d.scaler = None if scaler is None else copy.deepcopy(scaler)
+    if d.scaler is not None and saved and saved.get(d.name) is not None:
+        d.scaler.load_state_dict(saved[d.name])
 
 
 def _no_sync(strategy: Any) -> Any:

@@ -23,8 +23,10 @@ class NetworkRecord:
     ``steps`` counts completed optimizer steps (``GAN.g_steps`` / ``GAN.d_steps``, saved in
     checkpoints). ``optimizer`` and ``schedulers`` are bound at the start of each fit (they are
     Lightning's); the ``micro_*`` fields hold a step that gradient accumulation has not finished;
-    ``scaler_skips`` counts consecutive steps an fp16 ``GradScaler`` skipped and
-    ``skipped_updates`` consecutive updates the non-finite policy dropped.
+    ``scaler`` is this network's own ``GradScaler`` under fp16 AMP (``None`` otherwise): one
+    scale per network, so an overflow in D's step does not lower G's scale;
+    ``scaler_skips`` counts consecutive steps it skipped and ``skipped_updates`` consecutive
+    updates the non-finite policy dropped.
     """
 
     name: str
@@ -35,6 +37,8 @@ class NetworkRecord:
     micro_count: int = 0
     micro_batches: list[tuple[Tensor, Tensor | None]] = field(default_factory=list)
     micro_loss: Tensor | None = None
+    scaler: Any = None
+    last_scale: float | None = None
     scaler_skips: int = 0
     skipped_updates: int = 0
 
@@ -48,6 +52,7 @@ class NetworkRecord:
         self.micro_count = 0
         self.micro_batches = []
         self.micro_loss = None
+        self.last_scale = None
         self.scaler_skips = 0
         self.skipped_updates = 0
 
