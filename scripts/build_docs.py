@@ -4,7 +4,7 @@ Numbers in the README and ``docs/*.md`` are never typed by hand: a benchmark wri
 file, and a renderer turns it into markdown. Each renderer is a module ``scripts/render_*.py``
 that defines ``SECTIONS: dict[str, Callable[[Path], str]]``; section ``NAME`` replaces the text
 between ``<!-- begin:NAME -->`` and ``<!-- end:NAME -->`` in every markdown file that has those
-markers (README.md and docs/*.md). A renderer may also define ``FILES: dict[str,
+markers (README.md and docs/**/*.md). A renderer may also define ``FILES: dict[str,
 Callable[[Path], str]]`` for whole generated files (path relative to the repository root).
 
     python scripts/build_docs.py            # rewrite the sections in place
@@ -48,7 +48,7 @@ def build(check: bool = False) -> list[str]:
     sections, files = _renderers()
     stale: list[str] = []
     rendered = {name: fn(RESULTS).rstrip("\n") + "\n" for name, fn in sections.items()}
-    for md in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+    for md in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
         if str(md.relative_to(ROOT)) in files:
             continue
         text = md.read_text()
