@@ -93,3 +93,31 @@ def check_labels(labels: Any, n: int | None, num_classes: int | None, what: str)
             f"values in [{int(labels.min())}, {int(labels.max())}]."
         )
     return labels.long()
+
+
+def check_batch_labels(labels: Any, n: int, num_classes: int | None) -> None:
+    """The first training batch's labels: one integer class index per sample, in range."""
+    if num_classes is None:
+        return
+    if (
+        not isinstance(labels, Tensor)
+        or labels.dtype.is_floating_point
+        or labels.dtype == torch.bool
+        or labels.dim() != 1
+        or labels.shape[0] != n
+    ):
+        got = (
+            f"dtype {labels.dtype} and shape {tuple(labels.shape)}"
+            if isinstance(labels, Tensor)
+            else type(labels).__name__
+        )
+        raise ValueError(
+            f"A conditional GAN needs one integer class label per sample; the batch's labels "
+            f"have {got}: yield (x, y) with y an int64 tensor [B] of class indices."
+        )
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(
+            f"Batch labels span [{int(labels.min())}, {int(labels.max())}] but "
+            f"num_classes={num_classes}: labels must lie in [0, num_classes); set num_classes "
+            "to the number of classes of the data (e.g. `datamodule.num_classes`)."
+        )

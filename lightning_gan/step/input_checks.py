@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from lightning_gan.step.conditioning import check_batch_labels
 from lightning_gan.step.nonfinite import NONFINITE_ACTIONS
 
 
@@ -192,30 +193,7 @@ def check_real_batch(real: Any, labels: Any, num_classes: int | None) -> None:
             f"Real data must be a floating-point tensor, got {got}: convert it in the "
             "dataset (e.g. `x.float()`, images scaled to [-1, 1])."
         )
-    if num_classes is None:
-        return
-    if (
-        not isinstance(labels, Tensor)
-        or labels.dtype.is_floating_point
-        or labels.dtype == torch.bool
-        or labels.dim() != 1
-        or labels.shape[0] != real.shape[0]
-    ):
-        got = (
-            f"dtype {labels.dtype} and shape {tuple(labels.shape)}"
-            if isinstance(labels, Tensor)
-            else type(labels).__name__
-        )
-        raise ValueError(
-            f"A conditional GAN needs one integer class label per sample; the batch's labels "
-            f"have {got}: yield (x, y) with y an int64 tensor [B] of class indices."
-        )
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ValueError(
-            f"Batch labels span [{int(labels.min())}, {int(labels.max())}] but "
-            f"num_classes={num_classes}: labels must lie in [0, num_classes); set num_classes "
-            "to the number of classes of the data (e.g. `datamodule.num_classes`)."
-        )
+    check_batch_labels(labels, real.shape[0], num_classes)
 
 
 def check_generated(fake: Any, real: Tensor, generator: nn.Module) -> None:
