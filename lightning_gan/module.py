@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningModule
+from lightning.pytorch import Callback, LightningModule
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor, nn
 
 from lightning_gan.eval_steps import EvaluationSteps
@@ -22,6 +23,7 @@ from lightning_gan.generation import Generation
 from lightning_gan.hooks import HookDispatch
 from lightning_gan.losses import GANLoss, get_loss
 from lightning_gan.progress import use_gan_progress_bar
+from lightning_gan.reliability import AtomicCheckpointIO, PreemptionCheckpoint
 from lightning_gan.step import input_checks as checks
 from lightning_gan.step.checkpoint_state import CheckpointState
 from lightning_gan.step.conditioning import call, split_scores
@@ -318,10 +320,23 @@ class GAN(Generation, EvaluationSteps, LogCadence, CheckpointState, LightningMod
         checks.check_generated(fake, real, self.generator)
         return fake
 
+    def configure_callbacks(self) -> list[Callback]:
+        """A :class:`~lightning_gan.reliability.PreemptionCheckpoint` unless the Trainer has one:
+        a pre-empted GAN run saves a checkpoint instead of losing the work since the last."""
+        trainer = self._trainer
+        have = trainer is not None and any(
+            isinstance(cb, PreemptionCheckpoint) for cb in trainer.callbacks
+        )
+        return [] if have else [PreemptionCheckpoint()]
+
     def setup(self, stage: str) -> None:
+        trainer = self._trainer
+        # Checkpoints written whole or not at all, with errors that name the cause and the file.
+        strategy = getattr(trainer, "strategy", None)
+        if strategy is not None and type(strategy.checkpoint_io) is TorchCheckpointIO:
+            strategy.checkpoint_io = AtomicCheckpointIO()
         # Every rank must draw its own latents and noise; `gan_ddp` offsets the seed itself,
         # other multi-process strategies (DDP with unused-parameter search) would not.
-        trainer = self._trainer
         if (
             stage == "fit"
             and trainer is not None

@@ -28,7 +28,30 @@ def reliability_summary(results: Path) -> str:
     data = _load(results, "faults.json")
     if data is None:
         return "_Not measured yet: run `python benchmarks/faults.py`._\n"
-    return json.dumps(data)[:200] + "\n"
+    assert isinstance(data, dict)
+    lines = [
+        "| fault | work lost | time to stop | resume check |",
+        "|---|---|---|---|",
+    ]
+    for drill in data["drills"]:
+        seconds = next(
+            (drill[k] for k in ("seconds_to_exit", "seconds_death_to_job_end") if k in drill),
+            None,
+        )
+        if seconds is not None:
+            stop = f"{seconds:.1f} s"
+        elif "seconds_whole_job" in drill:
+            stop = f"whole 2-process job {drill['seconds_whole_job']:.0f} s"
+        else:
+            stop = "at once (error at the write)" if "exit_code" in drill else "n/a (on resume)"
+        lines.append(f"| {drill['fault']} | {drill['lost']} | {stop} | {drill['resume_check']} |")
+    settings = data["settings"]
+    lines += [
+        "",
+        f"_Measured by `benchmarks/faults.py` on {settings['hardware']}, torch "
+        f"{settings['torch']}, model {settings['model']}._",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 SECTIONS = {

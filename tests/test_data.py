@@ -95,7 +95,9 @@ def test_sample_and_dataloader() -> None:
         ({"layout": "spiral"}, "layout='ring' or layout='grid'"),
         ({"n_modes": 0}, "n_modes >= 1"),
         ({"layout": "grid", "n_modes": 24}, "perfect-square.*such as 9, 16 or 25"),
-        ({"std": 0.0}, "std > 0"),
+        ({"std": 0.0}, "std=0.0 must be a finite number > 0"),
+        ({"std": float("nan")}, "std=nan must be a finite number > 0"),
+        ({"radius": float("inf")}, "radius=inf must be a finite number > 0"),
         ({"batch_size": 0}, "batch_size >= 1"),
     ],
 )

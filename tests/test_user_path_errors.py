@@ -206,7 +206,7 @@ CASES = [
         r"check that the dataset is not empty",
     ),
     Case(
-        "truncated checkpoint", _resume_truncated, ValueError, r"Resume from an earlier checkpoint"
+        "truncated checkpoint", _resume_truncated, ValueError, r"cut short.*complete checkpoint"
     ),
     # --- networks --------------------------------------------------------------------------
     Case(
@@ -351,7 +351,7 @@ CASES = [
         IsADirectoryError,
         r"pass a checkpoint file inside it",
     ),
-    Case("empty checkpoint file", _load_empty, ValueError, r"is empty.*earlier checkpoint"),
+    Case("empty checkpoint file", _load_empty, ValueError, r"is empty.*complete checkpoint"),
     Case(
         "bare state_dict as checkpoint",
         _load_state_dict_file,

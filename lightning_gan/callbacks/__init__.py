@@ -14,6 +14,7 @@ from lightning_gan.callbacks.health import GANHealth, GANTrainingFailure
 from lightning_gan.callbacks.lecam import LeCamRegularization
 from lightning_gan.callbacks.noise import InstanceNoise
 from lightning_gan.callbacks.packing import Packing
+from lightning_gan.callbacks.roth_penalty import RothPenalty
 from lightning_gan.callbacks.sample_writer import SampleWriter
 from lightning_gan.callbacks.samples import SampleLogger
 from lightning_gan.callbacks.spectral_norm import SpectralNorm
@@ -41,6 +42,7 @@ __all__ = [
     "ModeCoverageCallback",
     "R1Penalty",
     "R2Penalty",
+    "RothPenalty",
     "SampleLogger",
     "SpectralNorm",
     "UnrolledDiscriminator",

@@ -72,10 +72,17 @@ class GaussianMixture(LightningDataModule):
                 f"a grid needs a perfect-square n_modes, got {n_modes}: "
                 "pass a square such as 9, 16 or 25."
             )
-        if std <= 0:
-            raise ValueError(f"std={std} must be positive: pass std > 0.")
-        if radius <= 0 or spacing <= 0:
-            raise ValueError("radius and spacing must be positive: pass values > 0.")
+        # `not (x > 0)` and isfinite: NaN compares False with everything, so `x <= 0` lets it in.
+        for name, value, typical in (
+            ("std", std, "0.01 (ring) or 0.05 (grid)"),
+            ("radius", radius, "1.0"),
+            ("spacing", spacing, "2.0"),
+        ):
+            if isinstance(value, bool) or not (math.isfinite(value) and value > 0):
+                raise ValueError(
+                    f"{name}={value!r} must be a finite number > 0 (e.g. {name}={typical}): a "
+                    "NaN or inf here would make every sample NaN or inf."
+                )
         if n_samples < 1:
             raise ValueError(f"n_samples={n_samples} must be at least 1: pass n_samples >= 1.")
         if batch_size < 1:

@@ -149,23 +149,35 @@ def check_checkpoint_file(path: str | os.PathLike) -> None:
         )
     if not path.is_file():
         raise FileNotFoundError(f"ckpt_path={str(path)!r}: no such checkpoint file.")
-    problem = None
-    if path.stat().st_size == 0:
-        problem = "is empty"
-    elif not zipfile.is_zipfile(path):
-        problem = "is truncated or not a PyTorch checkpoint (no zip directory at its end)"
-    else:
-        try:
-            with zipfile.ZipFile(path) as archive:
-                archive.namelist()
-        except (zipfile.BadZipFile, OSError) as error:
-            problem = f"cannot be read ({error})"
+    problem = checkpoint_problem(path)
     if problem:
+        from lightning_gan.reliability.last_checkpoint import newest_complete_checkpoint
+
+        earlier = newest_complete_checkpoint([path.parent], exclude=path)
+        offer = (
+            f"The newest complete checkpoint in that folder is {str(earlier)!r}: resume with "
+            f"--ckpt_path {str(earlier)!r} (or ckpt_path='last', which skips damaged files)."
+            if earlier is not None
+            else "No complete checkpoint is left in that folder: start without ckpt_path."
+        )
         raise ValueError(
             f"Checkpoint {str(path)!r} {problem}: it was probably cut short by a crash or a full "
-            "disk. Resume from an earlier checkpoint of the run (ModelCheckpoint(save_top_k=-1) "
-            "or every_n_train_steps keeps several), or start without ckpt_path."
+            f"disk. {offer}"
         )
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """What is wrong with a checkpoint file (``None``: a complete zip archive), in one read."""
+    if path.stat().st_size == 0:
+        return "is empty"
+    if not zipfile.is_zipfile(path):
+        return "is truncated or not a PyTorch checkpoint (no zip directory at its end)"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.namelist()
+    except (zipfile.BadZipFile, OSError) as error:
+        return f"cannot be read ({error})"
+    return None
 
 
 #: Settings whose change on resume is worth a word: they change what is being trained.
