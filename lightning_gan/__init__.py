@@ -49,6 +49,8 @@ from lightning_gan.metrics import (
 )
 from lightning_gan.module import GAN, NonFiniteError
 from lightning_gan.nets import (
+    BigGANDiscriminator,
+    BigGANGenerator,
     ConditionalBatchNorm2d,
     DCGANDiscriminator,
     DCGANGenerator,
@@ -56,6 +58,9 @@ from lightning_gan.nets import (
     MLPDiscriminator,
     MLPGenerator,
     ProjectionHead,
+    SelfAttention,
+    SNGANDiscriminator,
+    SNGANGenerator,
 )
 from lightning_gan.step.records import DStep, GStep, NetworkRecord
 
@@ -117,5 +122,10 @@ __all__ = [
     "ConditionalBatchNorm2d",
     "MinibatchStd",
     "ProjectionHead",
+    "SNGANGenerator",
+    "SNGANDiscriminator",
+    "BigGANGenerator",
+    "BigGANDiscriminator",
+    "SelfAttention",
 ]
 __version__ = "0.1.0"
