@@ -131,10 +131,11 @@ def _ema(decay: float) -> Callable[[int], list[Callback]]:
 
 def _pack(m: int, *more: Callable[[int], list[Callback]], lr: float | None = None) -> Arm:
     return Arm(
-        lambda b: [cb for f in more for cb in f(b)] + [Packing(num_packed=m)],
+        lambda b: [cb for f in more for cb in f(b)] + [Packing(num_packed=m, split_batch=True)],
         d_options={"pack": m},
         gan={} if lr is None else {"lr_g": lr, "lr_d": lr},
-        note=f"PacGAN{m}: D judges {m} samples at once" + ("" if lr is None else f", lr {lr:g}"),
+        note=f"packs of {m}, batch split (B/{m} packs per D step, not PacGAN's B)"
+        + ("" if lr is None else f", lr {lr:g}"),
     )
 
 
@@ -208,9 +209,9 @@ DATASETS: dict[str, Dataset] = {
             "ema_batch512": _EMA_BATCH512,
             "pack4_lr1e-4": _pack(4, lr=1e-4),
             "pack4_wide": Arm(
-                lambda b: [Packing(num_packed=4)],
+                lambda b: [Packing(num_packed=4, split_batch=True)],
                 d_options={"pack": 4, "hidden": 512},
-                note="PacGAN4 with a 512-wide D",
+                note="packs of 4, batch split (B/4 packs per D step), a 512-wide D",
             ),
             "ema_batch512_2x": _twice(_EMA_BATCH512),
         },
@@ -229,10 +230,10 @@ DATASETS: dict[str, Dataset] = {
             "pack2": _pack(2),
             "mbstd": Arm(d_options={"minibatch_std": True}, note="minibatch-std D"),
             "recipe": Arm(
-                lambda b: [Packing(num_packed=2), GeneratorEMA(decay=0.999)],
+                lambda b: [Packing(num_packed=2, split_batch=True), GeneratorEMA(decay=0.999)],
                 d_options={"pack": 2},
                 lr_drop_at=0.75,
-                note="PacGAN2 + EMA 0.999 + lr/10 for the last 25 %",
+                note="packs of 2, batch split (B/2 packs) + EMA 0.999 + lr/10 for the last 25 %",
             ),
         },
     ),

@@ -38,8 +38,9 @@ def test_bcr_equals_the_formula_on_the_same_augmentations() -> None:
     out = bcr.discriminator_penalty(gan, d)
     torch.manual_seed(1)  # the same draws: T(real) first, then T(fake)
     dnet = gan.discriminator
-    t_real = dnet(diff_augment(real, ("flip", "translation"))).view(-1)
-    t_fake = dnet(diff_augment(fake, ("flip", "translation"))).view(-1)
+    policy = ("flip", "translation")  # shifts pad by reflection, as StudioGAN's bCR does
+    t_real = dnet(diff_augment(real, policy, translation_padding="reflect")).view(-1)
+    t_fake = dnet(diff_augment(fake, policy, translation_padding="reflect")).view(-1)
     expected = (
         10.0 * (t_real - real_scores).square().mean() + 5.0 * (t_fake - fake_scores).square().mean()
     )
@@ -97,7 +98,8 @@ def test_lecam_equals_the_formula_with_ema_anchors(one_sided: bool) -> None:
     assert out1.item() == pytest.approx(0.3 * (((2**2 + 3**2 + 4**2) + (3**2 + 2**2 + 4**2)) / 3))
     r2, f2 = torch.tensor([0.0, 1.0]), torch.tensor([0.5, 1.5])
     out2 = lecam.discriminator_penalty(gan, d_step(gan, None, None, None, r2, f2))
-    alpha_r, alpha_f = 0.9 * 2.0 + 0.1 * 0.5, 0.9 * -1.0 + 0.1 * 1.0
+    # Zero-debiased EMA (the authors' TF code): (0.09 m1 + 0.1 m2) / (1 - 0.9^2).
+    alpha_r, alpha_f = (0.09 * 2.0 + 0.1 * 0.5) / 0.19, (0.09 * -1.0 + 0.1 * 1.0) / 0.19
     torch.testing.assert_close(lecam.anchors, torch.tensor([alpha_r, alpha_f]))
     if one_sided:
         expected2 = F.relu(r2 - alpha_f).square().mean() + F.relu(alpha_r - f2).square().mean()
@@ -108,6 +110,36 @@ def test_lecam_equals_the_formula_with_ema_anchors(one_sided: bool) -> None:
     if not one_sided:
         (grad,) = torch.autograd.grad(out1, r1)
         torch.testing.assert_close(grad, 0.3 * 2 * (r1.detach() + 1.0) / 3)
+
+
+@no_trainer
+def test_lecam_warmup_follows_the_means_with_the_penalty_off() -> None:
+    """warmup=N (the authors' BigGAN-CIFAR code): no penalty for N steps while the anchors
+    follow the current means, then the EMA continues from the last warm-up means."""
+    gan = tiny_gan(hidden=4)
+    lecam = LeCamRegularization(weight=0.3, ema_decay=0.9, warmup=1)
+    r1, f1 = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([-1.0, 0.0, -2.0])
+    assert lecam.discriminator_penalty(gan, d_step(gan, None, None, None, r1, f1)) is None
+    torch.testing.assert_close(lecam.anchors, torch.tensor([2.0, -1.0]))
+    r2, f2 = torch.tensor([0.0, 1.0]), torch.tensor([0.5, 1.5])
+    out2 = lecam.discriminator_penalty(gan, d_step(gan, None, None, None, r2, f2))
+    alpha_r, alpha_f = 0.9 * 2.0 + 0.1 * 0.5, 0.9 * -1.0 + 0.1 * 1.0
+    torch.testing.assert_close(lecam.anchors, torch.tensor([alpha_r, alpha_f]))
+    torch.testing.assert_close(
+        out2, 0.3 * ((r2 - alpha_f).square().mean() + (f2 - alpha_r).square().mean())
+    )
+
+
+def test_reflect_translation_equals_torch_reflect_padding() -> None:
+    from lightning_gan.augment.diffaugment import translate
+
+    x = torch.randn(3, 2, 8, 8)
+    dy, dx = torch.tensor([2, -3, 0]), torch.tensor([-1, 3, 1])
+    out = translate(x, dy, dx, "reflect")
+    padded = F.pad(x, [4, 4, 4, 4], mode="reflect")
+    for b in range(3):
+        top, left = 4 - int(dy[b]), 4 - int(dx[b])
+        assert torch.equal(out[b], padded[b, :, top : top + 8, left : left + 8])
 
 
 def _fit_lecam(max_steps: int, ckpt_path=None, save_to=None) -> tuple[GAN, LeCamRegularization]:

@@ -69,7 +69,7 @@ class _ConstantG(nn.Module):
 def test_packed_loss_equals_the_hand_computation() -> None:
     real = torch.tensor([[1.0, 0.0], [0.5, 0.5], [-1.0, 2.0], [0.0, -0.5]])
     gan = GAN(_ConstantG(), _SumD())
-    trainer = quiet_trainer(max_steps=2, callbacks=[Packing(2)])
+    trainer = quiet_trainer(max_steps=2, callbacks=[Packing(2, split_batch=True)])
     trainer.fit(gan, DataLoader(TensorDataset(real), batch_size=4))
     real_scores = torch.tensor([1.0 + 0.5 + 0.5, -1.0 + 2.0 - 0.5])  # sums over packs of 2
     fake_scores = torch.full((2,), 2 * (0.25 - 0.5))
@@ -110,7 +110,7 @@ def test_packed_conditional_dcgan_trains_with_packed_labels() -> None:
     original = gan.discriminator.forward
     gan.discriminator.forward = lambda x, labels=None: (seen.append(labels), original(x, labels))[1]
     x, y = torch.rand(16, 1, 8, 8) * 2 - 1, torch.arange(16) % 3
-    quiet_trainer(max_steps=4, callbacks=[Packing(2)]).fit(
+    quiet_trainer(max_steps=4, callbacks=[Packing(2, split_batch=True)]).fit(
         gan, DataLoader(TensorDataset(x, y), batch_size=8)
     )
     assert gan.d_steps == 2 and gan.g_steps == 2
@@ -133,7 +133,9 @@ def test_batch_not_divisible_by_m_fails_at_the_first_batch_naming_the_fix() -> N
     gan = _packed_mlp_gan(3)
     before = flat_params(gan).clone()
     with pytest.raises(ValueError, match="batch size divisible by 3.*drop_last=True"):
-        quiet_trainer(max_steps=2, callbacks=[Packing(3)]).fit(gan, ring_data(64, 32))
+        quiet_trainer(max_steps=2, callbacks=[Packing(3, split_batch=True)]).fit(
+            gan, ring_data(64, 32)
+        )
     assert torch.equal(flat_params(gan), before)
 
 
@@ -151,7 +153,7 @@ def test_augmentation_before_packing_acts_on_single_samples() -> None:
         DCGANGenerator(latent_dim=8, channels=1, image_size=8, width=8),
         DCGANDiscriminator(channels=1, image_size=8, width=8, norm="layer", pack=2),
     )
-    trainer = quiet_trainer(max_steps=4, callbacks=[DiffAugment(), Packing(2)])
+    trainer = quiet_trainer(max_steps=4, callbacks=[DiffAugment(), Packing(2, split_batch=True)])
     trainer.fit(gan, DataLoader(TensorDataset(torch.rand(32, 1, 8, 8) * 2 - 1), batch_size=16))
     assert gan.d_steps == 2 and torch.isfinite(trainer.callback_metrics["loss/d"])
 
@@ -184,3 +186,49 @@ def test_packing_with_an_acgan_discriminator_trains() -> None:
         gan, Digits(batch_size=16)
     )
     assert gan.d_steps == 2 and gan.g_steps == 2
+
+
+@pytest.mark.parametrize(("split_batch", "packs"), [(False, 16), (True, 8)])
+def test_d_sees_batch_size_packs_per_step_as_pacgan_does(split_batch: bool, packs: int) -> None:
+    """PacGAN as published: with batch_size 16, every D input (real and generated, both
+    phases) is 16 packs of 2, i.e. 32 samples per side per step; the split variant gives 8.
+    The datamodule's batch size is back to 16 after the fit."""
+    gan = _packed_mlp_gan(2)
+    shapes: list[tuple[int, ...]] = []
+    original = gan.discriminator.forward
+    gan.discriminator.forward = lambda x, labels=None: (shapes.append(tuple(x.shape)), original(x))[
+        1
+    ]
+    data = ring_data(n_samples=256, batch_size=16)
+    trainer = quiet_trainer(max_steps=6, callbacks=[Packing(2, split_batch=split_batch)])
+    trainer.fit(gan, data)
+    assert gan.d_steps == 3 and gan.g_steps == 3
+    assert len(shapes) == 3 * 3  # per batch: D's real and fake, then G's fake
+    assert set(shapes) == {(packs, 4)}
+    assert data.batch_size == 16
+
+
+def test_pacgan_packing_resumes_exactly(tmp_path) -> None:
+    """The scaled batch is derived at every fit: 3 + 3 batches from a checkpoint equal 6."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def fit(max_steps: int, ckpt: str | None = None, callbacks: list | None = None) -> GAN:
+        gan = _packed_mlp_gan(2)
+        trainer = quiet_trainer(
+            max_steps=max_steps, callbacks=[Packing(2), *(callbacks or [])],
+            enable_checkpointing=bool(callbacks), default_root_dir=tmp_path,
+        )  # fmt: skip
+        trainer.fit(gan, ring_data(n_samples=256, batch_size=16, seed=1), ckpt_path=ckpt)
+        return gan
+
+    fit(6, callbacks=[ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=6)])
+    resumed = fit(12, ckpt=str(next(tmp_path.glob("*.ckpt"))))
+    straight = fit(12)
+    assert torch.equal(flat_params(resumed), flat_params(straight))
+
+
+def test_packing_without_a_datamodule_batch_size_names_the_fix() -> None:
+    gan = _packed_mlp_gan(2)
+    loader = DataLoader(TensorDataset(torch.randn(64, 2)), batch_size=16)
+    with pytest.raises(ValueError, match="bare DataLoader.*split_batch=True"):
+        quiet_trainer(max_steps=2, callbacks=[Packing(2)]).fit(gan, loader)

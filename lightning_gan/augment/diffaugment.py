@@ -57,29 +57,39 @@ def contrast(x: Tensor) -> Tensor:
     return (x - mean) * (_uniform(x) + 0.5) + mean
 
 
-def translate(x: Tensor, dy: Tensor, dx: Tensor) -> Tensor:
-    """``out[b, :, i, j] = x[b, :, i - dy[b], j - dx[b]]``, zero where that falls outside.
+def translate(x: Tensor, dy: Tensor, dx: Tensor, padding: str = "zeros") -> Tensor:
+    """``out[b, :, i, j] = x[b, :, i - dy[b], j - dx[b]]``; where that falls outside, zero
+    (``padding="zeros"``, DiffAugment's) or the mirror image across the border
+    (``"reflect"``, as ``F.pad(mode="reflect")``: CR-GAN's and StudioGAN's bCR).
 
-    ``dy``, ``dx``: integer shifts ``[B]`` (content moves down / right for positive values).
-    A gather, so the gradient w.r.t. ``x`` is the shift's transpose.
+    ``dy``, ``dx``: integer shifts ``[B]`` (content moves down / right for positive values),
+    smaller than the side for ``"reflect"``. A gather, so the gradient w.r.t. ``x`` is the
+    shift's transpose.
     """
     b, c, h, w = x.shape
     rows = torch.arange(h, device=x.device).view(1, h, 1) - dy.view(b, 1, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, w) - dx.view(b, 1, 1)
-    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)  # [B, H, W]
+    if padding == "reflect":
+        # Mirror without repeating the edge pixel: -1 -> 1, h -> h - 2.
+        rows = (h - 1) - ((h - 1) - rows.abs()).abs()
+        cols = (w - 1) - ((w - 1) - cols.abs()).abs()
+        inside = None
+    else:
+        inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)  # [B, H, W]
     source = rows.clamp(0, h - 1) * w + cols.clamp(0, w - 1)
     index = source.view(b, 1, h * w).expand(b, c, h * w)
     out = x.reshape(b, c, h * w).gather(2, index).view(b, c, h, w)
-    return out * inside.unsqueeze(1).to(x.dtype)
+    return out if inside is None else out * inside.unsqueeze(1).to(x.dtype)
 
 
-def translation(x: Tensor, ratio: float = 0.125) -> Tensor:
-    """Shift each sample by integers uniform in ``[-round(ratio H), round(ratio H)]`` (and W)."""
+def translation(x: Tensor, ratio: float = 0.125, padding: str = "zeros") -> Tensor:
+    """Shift each sample by integers uniform in ``[-round(ratio H), round(ratio H)]`` (and W),
+    filling with ``padding`` (see :func:`translate`)."""
     b, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     dy = torch.randint(-sh, sh + 1, (b,), device=x.device)
     dx = torch.randint(-sw, sw + 1, (b,), device=x.device)
-    return translate(x, dy, dx)
+    return translate(x, dy, dx, padding)
 
 
 def cutout_at(x: Tensor, top: Tensor, left: Tensor, height: int, width: int) -> Tensor:
@@ -150,13 +160,14 @@ def diff_augment(
     policy: tuple[str, ...] = ("color", "translation", "cutout"),
     translation_ratio: float = 0.125,
     cutout_ratio: float = 0.5,
+    translation_padding: str = "zeros",
 ) -> Tensor:
     """Apply the ops of ``policy`` (names from :data:`POLICIES`) to images ``x``, in order."""
     for name in policy:
         if name == "color":
             x = contrast(saturation(brightness(x)))
         elif name == "translation":
-            x = translation(x, translation_ratio)
+            x = translation(x, translation_ratio, translation_padding)
         elif name == "cutout":
             x = cutout(x, cutout_ratio)
         elif name == "flip":

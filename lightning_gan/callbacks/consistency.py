@@ -33,6 +33,10 @@ class ConsistencyRegularization(GANCallback):
         policy: the augmentation ``T``, DiffAugment op groups (``flip``, ``translation``,
             ``color``, ``cutout``); default ``"flip,translation"``, the horizontal flip and
             shift by up to 1/8 of the side (4 pixels at 32x32) of CR-GAN and bCR.
+        padding: what a shift uncovers: ``"reflect"`` (default, the reference: StudioGAN's
+            ``cr_diff_aug.random_translation`` pads with ``mode="reflect"``, as CR-GAN's
+            augmentation does) or ``"zeros"`` (DiffAugment's translation). At 28x28 the shift
+            is up to round(28/8) = 4 pixels here, int(28/8) = 3 in StudioGAN; equal at 32.
 
     ``D(x)`` and ``D(G(z))`` are the scores of the D step itself (``d.real_scores``): only
     ``D(T(.))`` costs extra forwards. Both sides keep their gradient to D, as in the reference
@@ -49,8 +53,14 @@ class ConsistencyRegularization(GANCallback):
         weight: float = 10.0,
         fake_weight: float | None = None,
         policy: str = "flip,translation",
+        padding: str = "reflect",
     ) -> None:
         super().__init__()
+        if padding not in ("reflect", "zeros"):
+            raise ValueError(
+                f"padding={padding!r} is unknown: use 'reflect' (bCR's reference) or 'zeros'."
+            )
+        self.padding = padding
         self.weight = check_weight("weight", weight, "10, bCR's lambda_real")
         self.fake_weight = (
             self.weight
@@ -64,8 +74,8 @@ class ConsistencyRegularization(GANCallback):
         check_images(x, type(self).__name__)  # shape metadata only: no cost
         m = getattr(gan.discriminator, "pack", 1) or 1
         if m == 1:
-            return diff_augment(x, self.policy)
-        return pack(diff_augment(unpack(x, m), self.policy), m)
+            return diff_augment(x, self.policy, translation_padding=self.padding)
+        return pack(diff_augment(unpack(x, m), self.policy, translation_padding=self.padding), m)
 
     def values(self, gan: GAN, d: DStep) -> tuple[Tensor, Tensor]:
         """The unweighted terms ``(E||D(T(x)) - D(x)||^2, E||D(T(G(z))) - D(G(z))||^2)``."""

@@ -5,12 +5,19 @@ look perfectly real; ``m`` samples together reveal the lack of variety, because 
 discriminator sees the joint distribution of ``m`` independent samples, which penalises mode
 collapse exponentially more in ``m`` (the paper's analysis). Real and generated batches are
 packed alike, in both phases, so the losses, the penalties and ``n_critic`` need no change.
+
+As published (fjxmlzn/PacGAN: ``pack_num`` real and generated samples per input, ``batch_size``
+inputs per step), D sees as many packs per step as the unpacked GAN sees samples: the loader
+yields ``m * batch_size`` real samples and G makes as many. Splitting a batch of ``B`` samples
+into ``B/m`` packs instead gives D ``m`` times fewer inputs per step, which is a different,
+cheaper remedy (``split_batch=True``), not PacGAN.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
 from lightning_gan.callbacks.remedy_checks import check_count
@@ -42,6 +49,13 @@ class Packing(GANCallback):
     Args:
         num_packed: samples per discriminator input, ``m >= 1`` (PacGAN uses 2 to 4; 1 is a
             no-op).
+        split_batch: ``False`` (default, PacGAN as published): the datamodule's ``batch_size``
+            counts D's packs per step; for the fit it is multiplied by ``m`` (and restored
+            afterwards), so each D step takes ``m * batch_size`` real and as many generated
+            samples. The datamodule must have an integer ``batch_size`` attribute that its
+            ``train_dataloader`` reads (every datamodule of the package does). ``True``: the
+            batch of ``B`` samples is split into ``B/m`` packs, so D sees ``m`` times fewer
+            inputs per step than without packing (a cheaper variant; not PacGAN's setting).
 
     Data ``[B, C, ...]`` becomes ``[B/m, m*C, ...]`` and labels ``[B]`` become ``[B/m, m]``,
     for real and generated batches in both phases; D returns one score per pack. The
@@ -51,14 +65,52 @@ class Packing(GANCallback):
     fix named. The batch size must be a multiple of ``m`` (checked at each batch; the reference
     datamodules drop the last partial batch). Packing must come after every other callback that
     transforms D's inputs in ``Trainer(callbacks=[...])``, so that augmentations and noise act
-    on single samples. Stateless.
+    on single samples. Stateless: the scaled batch size is derived from the datamodule's at
+    every fit, so a resumed run draws exactly the batches the uninterrupted one did, and under
+    DDP every rank scales its own batch alike.
     """
 
-    def __init__(self, num_packed: int = 2) -> None:
+    def __init__(self, num_packed: int = 2, split_batch: bool = False) -> None:
         super().__init__()
         self.num_packed = check_count(
             "num_packed", num_packed, "samples per discriminator input; PacGAN uses 2 to 4"
         )
+        if not isinstance(split_batch, bool):
+            raise ValueError(f"split_batch={split_batch!r} must be True or False.")
+        self.split_batch = split_batch
+        self._scaled: tuple[Any, int] | None = None
+
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        m = self.num_packed
+        if stage != "fit" or self.split_batch or m == 1 or self._scaled is not None:
+            return
+        datamodule = trainer.datamodule
+        size = getattr(datamodule, "batch_size", None)
+        if isinstance(size, bool) or not isinstance(size, int):
+            where = (
+                "the training data is a bare DataLoader"
+                if datamodule is None
+                else f"{type(datamodule).__name__} has no integer `batch_size` attribute"
+            )
+            raise ValueError(
+                f"Packing(num_packed={m}) draws {m} x batch_size real samples per D step (PacGAN "
+                f"as published), but {where}, so the batch cannot be scaled: pass a "
+                "LightningDataModule whose train_dataloader() reads self.batch_size, or build "
+                f"the loader with {m} x the packs you want per step and use "
+                f"Packing(num_packed={m}, split_batch=True)."
+            )
+        self._scaled = (datamodule, size)
+        datamodule.batch_size = size * m
+        rank_zero_info(
+            f"Packing(num_packed={m}): D sees {size} packs of {m} per step, as PacGAN does; the "
+            f"loader yields {size * m} real samples per step and G makes as many."
+        )
+
+    def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        if self._scaled is not None:
+            datamodule, size = self._scaled
+            datamodule.batch_size = size
+            self._scaled = None
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         m = self.num_packed
