@@ -57,6 +57,7 @@ from lightning_gan import (
     ModeCoverageCallback,
     Packing,
     R1Penalty,
+    RothPenalty,
     StackedMNIST,
 )
 from lightning_gan.metrics.mode_coverage import coverage_for, reverse_kl
@@ -157,6 +158,12 @@ def _mixture_arms(r1_gamma: float, pack: int) -> dict[str, Arm]:
         "plain": Arm(),
         "ema": Arm(_ema(0.995), note="generator EMA 0.995"),
         "r1": Arm(lambda b: [R1Penalty(gamma=r1_gamma)], note=f"R1 (gamma {r1_gamma})"),
+        # Roth et al.'s mixture experiment (3DGAN.py): GAMMA 0.1, no annealing, std 0.01,
+        # lr 1e-3, latent 2, the non-saturating loss: the study's own settings but gamma.
+        "roth": Arm(
+            lambda b: [RothPenalty(gamma=0.1)],
+            note="Roth JS-regulariser (gamma 0.1 constant, the authors' mixture setting)",
+        ),
         f"pack{pack}": _pack(pack),
         "mbstd": Arm(d_options={"minibatch_std": True}, note="minibatch-std D"),
         "batch512": Arm(**late_drop, note="batch 512 + lr/10 for the last 25 %"),

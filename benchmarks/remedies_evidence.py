@@ -85,6 +85,22 @@ def _arm_callbacks(arm: str, speed: int) -> list:
     }[arm]
 
 
+def _settings(arm: str, batches: int, speed: int) -> dict:
+    """What the arm ran with, stored in its record so every table row can state it."""
+    base = {"budget": f"{batches} batches of 64", "nets": "DCGAN, hinge, lr 2e-4, betas (0, 0.999)"}
+    return base | {
+        "none": {},
+        "diffaugment": {"policy": "color,translation,cutout"},
+        "diffaugment_translation": {"policy": "translation"},
+        "ada": {"target": 0.6, "interval": 4, "speed_images": speed,
+                "speed_vs_ada": f"{500_000 / speed:.1f}x ADA's 500k", "policy": "blit,geom,color"},
+        "bcr": {"weight_real": 10.0, "weight_fake": 10.0, "policy": "flip,translation",
+                "padding": "reflect"},
+        "lecam": {"weight": 0.3, "ema_decay": 0.99, "anchors": "zero-debiased EMA",
+                  "form": "two-sided"},
+    }[arm]  # fmt: skip
+
+
 def run(study: str, arm: str, n_images: int, seed: int, batches: int) -> dict:
     L.seed_everything(seed, verbose=False)
     if study in ("limited", "limited_long"):
@@ -129,6 +145,7 @@ def run(study: str, arm: str, n_images: int, seed: int, batches: int) -> dict:
     record = {"study": study, "arm": arm, "n_images": n_images, "seed": seed, "batches": batches}
     record |= {k: float(v) for k, v in evaluator.compute().items()}
     record["train_cpu_seconds"] = round(seconds, 1)
+    record["settings"] = _settings(arm, batches, batches * 64 // 5)
     if recorder is not None:
         record["ada_p"] = recorder.curve
     return record

@@ -8,12 +8,21 @@ from pathlib import Path
 
 NAMES = {
     "none": "no augmentation",
-    "diffaugment": "`DiffAugment()` (color, translation, cutout)",
-    "diffaugment_translation": '`DiffAugment(policy="translation")`',
-    "ada": "`AdaptiveAugment(target=0.6)`",
-    "bcr": "`ConsistencyRegularization(weight=10)`",
-    "lecam": "`LeCamRegularization(weight=0.3)`",
+    "diffaugment": "`DiffAugment`",
+    "diffaugment_translation": "`DiffAugment`",
+    "ada": "`AdaptiveAugment`",
+    "bcr": "`ConsistencyRegularization`",
+    "lecam": "`LeCamRegularization`",
 }
+
+
+def _settings(record: dict) -> str:
+    """The arm's own settings as recorded with the run (the budget and nets are in the title)."""
+    settings = {
+        k: v for k, v in record.get("settings", {}).items() if k not in ("budget", "nets")
+    }
+    return ", ".join(f"{k} {v}" for k, v in settings.items()) or "-"
+
 
 
 def _ms(values: list[float], digits: int) -> str:
@@ -46,8 +55,8 @@ def evidence(results: Path) -> str:
         out += [
             f"**{title}**, {rows[0]['batches']} batches of 64, hinge DCGAN, mean ± std over "
             f"seeds:\n",
-            "| N | arm | FID ↓ | precision ↑ | recall ↑ | FID per seed | seeds |",
-            "|---|---|---|---|---|---|---|",
+            "| N | arm | settings | FID ↓ | precision ↑ | recall ↑ | FID per seed | seeds |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for n in sorted({r["n_images"] for r in rows}):
             for arm in NAMES:
@@ -64,7 +73,8 @@ def evidence(results: Path) -> str:
                     " / ".join(f"{r['fid']:.0f}" for r in group),
                     str(len(group)),
                 ]
-                out.append(f"| {n} | {NAMES[arm]} | " + " | ".join(cells) + " |")
+                row = f"| {n} | {NAMES[arm]} | {_settings(group[0])} | "
+                out.append(row + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 

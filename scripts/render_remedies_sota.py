@@ -38,23 +38,26 @@ _README = (
     (
         "`Packing`",
         "Packing(2)",
-        "`num_packed=2` (with a D built with `pack=2`)",
+        "`num_packed=2` (with a D built with `pack=2`), `split_batch=False`",
         "PacGAN: D judges m samples at once, which exposes a generator that lacks variety "
-        "(Lin et al. 2018)",
+        "(Lin et al. 2018); as published, D sees `batch_size` packs per step (m x batch_size "
+        "samples); the cost column is the cheaper `split_batch=True` variant",
     ),
     (
         "`ConsistencyRegularization`",
         "ConsistencyRegularization",
-        '`weight=10.0`, `fake_weight=None` (= weight), `policy="flip,translation"`',
+        '`weight=10.0`, `fake_weight=None` (= weight), `policy="flip,translation"`, '
+        '`padding="reflect"`',
         "bCR: D's score must not change under an augmentation, on real and fake images "
         "(Zhao et al. 2021)",
     ),
     (
         "`LeCamRegularization`",
         "LeCamRegularization",
-        "`weight=0.3`, `ema_decay=0.99`, `one_sided=False`",
+        "`weight=0.3`, `ema_decay=0.99`, `one_sided=False`, `warmup=0`",
         "pulls D's real/fake scores towards EMA anchors of the other side's, bounding D's "
-        "drift with little data; anchors rank-averaged and checkpointed (Tseng et al. 2021)",
+        "drift with little data; the anchors' EMA is zero-debiased as in the authors' code, "
+        "rank-averaged and checkpointed (Tseng et al. 2021)",
     ),
     (
         "`TopK`",
