@@ -140,6 +140,16 @@ def _pack(m: int, *more: Callable[[int], list[Callback]], lr: float | None = Non
     )
 
 
+def _pacgan(m: int) -> Arm:
+    """PacGAN as published: D sees the batch size in packs of ``m`` per step (``m`` x the
+    samples), at the study's nets, learning rate and budget (PacGAN's own budgets are 17-50 x)."""
+    return Arm(
+        lambda b: [Packing(num_packed=m)],
+        d_options={"pack": m},
+        note=f"PacGAN{m} as published: B packs of {m} per D step ({m} x B samples)",
+    )
+
+
 _FAST = {"lr_g": 1e-3, "lr_d": 1e-3}
 _IMAGES = {
     "loss": "hinge",
@@ -205,7 +215,9 @@ _EMA_BATCH512 = Arm(
 
 DATASETS: dict[str, Dataset] = {
     # the curves show HQ still rising at the study's budget: the recipe also trains twice as long
-    "ring": _mixture_dataset("ring", _RING | {"recipe_2x": _twice(_RING["recipe"])}),
+    "ring": _mixture_dataset(
+        "ring", _RING | {"recipe_2x": _twice(_RING["recipe"]), "pacgan2": _pacgan(2)}
+    ),
     # PacGAN4 with the study's MLP sprays over the square; PacGAN's own 2-D experiments train at
     # lr 1e-4 with a wider D (200 units x 5 maxout pieces): both are arms here. Batch 512 alone
     # kept all 25 modes on every seed, so it is also tried with the EMA (and twice as long).
@@ -221,6 +233,7 @@ DATASETS: dict[str, Dataset] = {
                 note="packs of 4, batch split (B/4 packs per D step), a 512-wide D",
             ),
             "ema_batch512_2x": _twice(_EMA_BATCH512),
+            "pacgan4": _pacgan(4),
         },
     ),
     "stacked_mnist": Dataset(
@@ -257,6 +270,20 @@ DATASETS: dict[str, Dataset] = {
             "plain": Arm(),
             "ema": Arm(_ema(0.999), note="generator EMA 0.999"),
             "recipe": Arm(_ema(0.999), lr_drop_at=0.75, note="EMA 0.999 + lr/10 for the last 25 %"),
+            # Roth et al. against its baseline and R1 at equal budget. Their penalty reads D's
+            # scores as logits, so these arms use the non-saturating loss (their GAN loss);
+            # gamma 2.0 annealed to 0.02 over the run is their image-GAN setting (README).
+            "ns": Arm(gan={"loss": "non_saturating"}, note="non-saturating loss, no penalty"),
+            "ns_r1": Arm(
+                lambda b: [R1Penalty(gamma=1.0)],
+                gan={"loss": "non_saturating"},
+                note="non-saturating loss + R1 (gamma 1)",
+            ),
+            "ns_roth": Arm(
+                lambda b: [RothPenalty(gamma=2.0, anneal=b - 1, decay_factor=0.01)],
+                gan={"loss": "non_saturating"},
+                note="non-saturating loss + Roth (gamma 2.0 annealed to 0.02 over the run)",
+            ),
         },
     ),
 }
