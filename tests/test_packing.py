@@ -232,3 +232,25 @@ def test_packing_without_a_datamodule_batch_size_names_the_fix() -> None:
     loader = DataLoader(TensorDataset(torch.randn(64, 2)), batch_size=16)
     with pytest.raises(ValueError, match="bare DataLoader.*split_batch=True"):
         quiet_trainer(max_steps=2, callbacks=[Packing(2)]).fit(gan, loader)
+
+
+def test_pacgan_packing_under_two_gloo_ranks(tmp_path) -> None:
+    """Under gan_ddp each rank's D sees batch_size packs per step, and the ranks end equal."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCAL_RANK", "NODE_RANK"))}
+    for key in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "GROUP_RANK"):
+        env.pop(key, None)
+    script = Path(__file__).with_name("packing_ddp_run.py")
+    run = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], env=env, capture_output=True, text=True,
+        timeout=240,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    for rank in ranks:
+        assert set(rank["shapes"]) == {(16, 4)} and len(rank["shapes"]) == 9
+    assert torch.equal(ranks[0]["weights"], ranks[1]["weights"])
