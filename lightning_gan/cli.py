@@ -23,11 +23,47 @@ from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 import lightning_gan  # noqa: F401  (registers the "gan_ddp" strategy names)
+from lightning_gan.data_links import (
+    DataLinks,
+    DataShapeConflict,
+    map_ddp_strategy,
+    prune_unused_targets,
+)
 from lightning_gan.module import GAN
+from lightning_gan.progress import silence_promotional_tips
 
 
 class GANCLI(LightningCLI):
     """LightningCLI with the evaluation and sampling arguments of ``validate|test|predict``."""
+
+    # --- the data decides the shapes; Lightning's DDP names run as gan_ddp (data_links.py) ---
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        self._data_links().add(parser)
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        self._data_links().record_explicit(parser, args)
+
+    def _data_links(self) -> DataLinks:
+        if not hasattr(self, "_links"):
+            self._links = DataLinks(self)
+        return self._links
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        map_ddp_strategy(config.get("trainer"))
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except ValueError as error:  # jsonargparse wraps a link's error in its own message
+            cause = error.__cause__
+            while cause is not None and not isinstance(cause, DataShapeConflict):
+                cause = cause.__cause__
+            if cause is None:
+                raise
+            raise DataShapeConflict(str(cause)) from None
+        prune_unused_targets(self.model)
 
     def _prepare_subcommand_parser(
         self, klass: type, subcommand: str, **kwargs: Any
@@ -81,6 +117,7 @@ class GANCLI(LightningCLI):
 
 def build_cli(args: list[str] | None = None, run: bool = True) -> LightningCLI:
     """Parse ``args`` (default: ``sys.argv``) and, with ``run``, execute the subcommand."""
+    silence_promotional_tips()
     return GANCLI(
         GAN,
         LightningDataModule,

@@ -37,6 +37,18 @@ class EvaluationData(LightningDataModule):
         """Whether the wrapped datamodule has its own ``<stage>_dataloader``."""
         return is_overridden(f"{stage}_dataloader", self.source, LightningDataModule)
 
+    def evaluation_split(self, stage: str) -> str:
+        """The split ``validate``/``test`` (``stage``) evaluates, for the table to name:
+        the datamodule's own answer, else ``"validation"``/``"test"`` where it has a loader for
+        the stage, else ``"training"`` (this wrapper's fallback)."""
+        own = getattr(self.source, "evaluation_split", None)
+        if callable(own):
+            return own(stage)
+        loader = "val" if stage == "validate" else "test"
+        if self.has_split(loader):
+            return "validation" if loader == "val" else "test"
+        return "validation" if stage == "test" and self.has_split("val") else "training"
+
     def prepare_data(self) -> None:
         self.source.prepare_data()
 

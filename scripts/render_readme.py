@@ -17,11 +17,23 @@ def _load(results: Path, name: str) -> object | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def own_images_budget(results: Path) -> str:
+def own_images_budget(results: Path, figures: str = "docs/figures") -> str:
     data = _load(results, "config_budgets.json")
     if data is None:
         return "_Not measured yet: run `python benchmarks/config_budgets.py`._\n"
-    return json.dumps(data)[:200] + "\n"
+    assert isinstance(data, dict)
+    minutes = "" if data["wall_s"] is None else f", {data['wall_s'] / 60:.0f} minutes in all"
+    return (
+        f"On {data['data']}, the first command trains {data['max_steps']} optimizer steps "
+        f"({data['batches']} batches of 64) at {data['steps_per_s']} steps/s "
+        f"({data['batches_per_s']} batches/s){minutes}, on {data['hardware']} "
+        f"({data['threads']} torch threads). The samples at the end, looked at: "
+        f"{data.get('looked_at') or 'not yet looked at'}\n\n"
+        f"![samples after {data['max_steps']} steps]({figures}/{Path(data['figure']).name})\n\n"
+        f"_Measured by `benchmarks/config_budgets.py`"
+        + (f" ({data['note']})" if data.get("note") else "")
+        + f". The loader's report: {data['skipped_report']}_\n"
+    )
 
 
 def reliability_summary(results: Path) -> str:
@@ -54,7 +66,45 @@ def reliability_summary(results: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def configs_steps(results: Path) -> str:
+    """Every shipped config's training length beside what its header says it gives.
+
+    Read from ``examples/configs/*.yaml`` themselves (``max_steps`` or ``max_epochs``, and the
+    header comment up to its first command line), so the table cannot drift from the configs.
+    """
+    import re
+
+    lines = [
+        "| config | trains for | what its header says it gives (and costs) |",
+        "|---|---|---|",
+    ]
+    for config in sorted((results.parents[1] / "examples" / "configs").glob("*.yaml")):
+        text = config.read_text()
+        header = []
+        for line in text.splitlines():
+            if not line.startswith("#") or line.startswith("#  "):
+                break
+            header.append(line.lstrip("# ").strip())
+        steps = re.search(r"^\s*max_steps:\s*(\d+)", text, re.M)
+        epochs = re.search(r"^\s*max_epochs:\s*(\d+)", text, re.M)
+        if steps:
+            n = int(steps.group(1))
+            length = f"{n:,} optimizer steps ({n // 2:,} batches)"
+        else:
+            length = f"{epochs.group(1)} epochs" if epochs else "Lightning's default"
+        summary = " ".join(header).replace("|", "/")
+        lines.append(f"| `{config.name}` | {length} | {summary} |")
+    return "\n".join(lines) + "\n"
+
+
+def own_folder_budget(results: Path) -> str:
+    """The same paragraph for ``docs/guide/configs.md`` (figure path relative to it)."""
+    return own_images_budget(results, figures="../figures")
+
+
 SECTIONS = {
     "own-images-budget": own_images_budget,
+    "own-folder-budget": own_folder_budget,
+    "configs-steps": configs_steps,
     "reliability-summary": reliability_summary,
 }

@@ -108,8 +108,8 @@ def test_healthy_run_fires_no_flag_and_logs_signals(tmp_path: Path) -> None:
         rows = list(csv.DictReader(f))
     for name in (*FLAGS, "grad_norm_g", "grad_norm_d", "diversity_ratio", "oscillation_score"):
         assert f"health/{name}" in rows[0]
-    logged = [int(r["step"]) + 1 for r in rows if r["health/grad_norm_g"]]
-    assert logged == list(range(10, 121, 10))  # every measurement, at Lightning's batch axis
+    logged = [int(r["step"]) for r in rows if r["health/grad_norm_g"]]
+    assert logged == list(range(20, 241, 20))  # every measurement, at the optimizer-step axis
 
 
 def test_mode_collapse_fires_for_a_constant_generator() -> None:

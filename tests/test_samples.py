@@ -64,7 +64,7 @@ def test_wandb_offline_gets_non_black_image_grids() -> None:
     images = sorted(wandb_dir.glob("wandb/offline-run-*/files/media/images/samples_*.png"))
     assert len(images) == 1
     pixels = _assert_picture(images[0])
-    assert pixels.shape[:2] == (6 * 42, 6 * 42)  # 4x4 grid of 8x8 + 2 px padding, x6 zoom
+    assert pixels.shape[:2] == (7 * 42, 7 * 42)  # 4x4 grid of 8x8 + 2 px padding, x7: >= 256
     tiles = pixels[12:60, 12:60]  # the first generated 8x8 tile: tanh outputs, mid-grey
     assert 30 < tiles.mean() < 225
 
@@ -82,7 +82,7 @@ def test_tensorboard_event_file_holds_the_image() -> None:
     events.Reload()
     assert "gan/samples" in events.Tags()["images"]
     logged = events.Images("gan/samples")
-    assert [e.step for e in logged] == [4, 9]  # Lightning's metric axis: batches before this
+    assert [e.step for e in logged] == [10, 20]  # optimizer steps, as metrics and checkpoints
     assert logged[0].width == 400 and logged[0].height == 400
 
 
@@ -94,8 +94,8 @@ def test_csv_logger_gets_png_files_and_no_logger_gets_nothing(tmp_path: Path) ->
         tiny_gan(), ring_data(n_samples=512)
     )
     files = sorted((Path(csv.log_dir) / "samples").glob("*.png"))
-    # batches 5, 10, 15 and the end-of-fit picture is skipped (15 was just logged)
-    assert [f.name for f in files] == [f"samples_step{s:07d}.png" for s in (5, 10, 15)]
+    # generator steps 5, 10, 15 = optimizer steps 10, 20, 30; the end of fit was just logged
+    assert [f.name for f in files] == [f"samples_step{s:07d}.png" for s in (10, 20, 30)]
     for f in files:
         _assert_picture(f)
 
@@ -116,7 +116,7 @@ def test_csv_logger_gets_png_files_and_no_logger_gets_nothing(tmp_path: Path) ->
 def test_final_picture_and_save_dir(tmp_path: Path) -> None:
     callback = SampleLogger(every_n_steps=100, save_dir=tmp_path)
     quiet_trainer(max_steps=14, callbacks=[callback]).fit(tiny_gan(), ring_data(n_samples=512))
-    assert [f.name for f in tmp_path.iterdir()] == ["samples_step0000007.png"]
+    assert [f.name for f in tmp_path.iterdir()] == ["samples_step0000014.png"]
 
 
 class _PlainLogger(Logger):
@@ -151,7 +151,7 @@ def test_failing_or_unknown_loggers_never_stop_training(tmp_path: Path) -> None:
         trainer.fit(tiny_gan(), ring_data(n_samples=512))
     assert trainer.global_step == 10
     steps = sorted(int(f.stem[-7:]) for f in tmp_path.glob("*.png"))
-    assert steps == [2, 4, 5]  # every 2 batches, and the end of fit (batch 5)
+    assert steps == [4, 8, 10]  # every 2 batches (4 optimizer steps), and the end of fit
 
 
 def test_logging_samples_does_not_change_training() -> None:

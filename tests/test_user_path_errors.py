@@ -393,4 +393,4 @@ def test_progress_bar_counts_to_its_total_when_max_steps_counts_both_networks() 
     trainer = quiet_trainer(max_steps=40, enable_progress_bar=True)
     trainer.fit(tiny_gan(), ring_data(n_samples=4096, batch_size=64))
     bar = trainer.progress_bar_callback.train_progress_bar
-    assert bar.n == bar.total == 20  # 20 batches of one D and one G step
+    assert bar.n == bar.total == 40  # the run's optimizer steps: 20 batches of a D and a G step

@@ -426,9 +426,10 @@ class GANHealth(DivergenceGuard, GANCallback):
         ``LightningModule.log`` costs about a millisecond per key (it re-walks all logged results
         on every call), which would make ~20 signals the most expensive part of a small step;
         direct logging also reaches the logger at every measurement, whatever
-        ``log_every_n_steps`` is. The step is Lightning's own x axis (batches), so the signals
-        line up with ``loss/d`` and ``loss/g``.
+        ``log_every_n_steps`` is. The step is ``trainer.global_step`` (optimizer steps), the
+        axis of ``loss/d`` and ``loss/g`` (:func:`~lightning_gan.progress.use_optimizer_step_axis`),
+        of sample pictures and of checkpoint names.
         """
-        step = trainer.fit_loop.epoch_loop._batches_that_stepped
+        step = trainer.global_step
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)

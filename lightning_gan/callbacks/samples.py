@@ -28,9 +28,10 @@ def image_grid(
 ) -> np.ndarray:
     """``[N, C, H, W]`` images (C = 1 or 3) to one ``uint8`` ``[H, W, 3]`` grid.
 
-    Pixel values are mapped from ``value_range`` to 0..255 and clipped; small grids are enlarged
-    by an integer nearest-neighbour factor to at least ``min_size`` pixels so 8x8 digits stay
-    visible in a dashboard.
+    Pixel values are mapped from ``value_range`` to 0..255 and clipped; a grid whose shorter
+    side is under ``min_size`` pixels is enlarged by the smallest integer nearest-neighbour
+    factor that reaches it (8 x 8 of 28-px digits: 242 px -> 484), so small images stay visible
+    in a dashboard and the pixels stay sharp.
     """
     from torchvision.utils import make_grid
 
@@ -38,7 +39,7 @@ def image_grid(
         samples.detach().float().cpu(), nrow=nrow, normalize=True, value_range=value_range
     )
     array = (grid * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-    factor = max(1, min_size // max(array.shape[:2]))
+    factor = max(1, -(-min_size // min(array.shape[:2])))  # ceil: never below min_size
     return np.ascontiguousarray(array.repeat(factor, axis=0).repeat(factor, axis=1))
 
 
@@ -176,7 +177,8 @@ class SampleLogger(Callback):
         if samples.dim() == 2 and samples.shape[1] == 2:
             modes = getattr(getattr(trainer, "datamodule", None), "modes", None)
             modes = modes if isinstance(modes, Tensor) else None
-            return scatter_plot(samples, modes, title=f"generator step {step}", labels=labels)
+            title = f"step {trainer.global_step} (generator step {step})"
+            return scatter_plot(samples, modes, title=title, labels=labels)
         self._warn_once(
             "shape",
             f"SampleLogger: cannot picture samples of shape {tuple(samples.shape[1:])}; it draws "
@@ -185,17 +187,24 @@ class SampleLogger(Callback):
         return None
 
     def log_samples(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Render and send the picture to every logger (on global rank zero only)."""
-        step = _generator_step(trainer, pl_module)
-        self.last_logged_step = step
+        """Render and send the picture to every logger (on global rank zero only).
+
+        Pictures are logged, and PNG files named, at ``trainer.global_step`` (optimizer steps,
+        D and G): the step of the metrics beside them (:func:`~lightning_gan.progress.
+        use_optimizer_step_axis`), of checkpoint names and of ``max_steps``. The caption also gives
+        the generator step that ``every_n_steps`` counts.
+        """
+        g_step = _generator_step(trainer, pl_module)
+        self.last_logged_step = g_step
         if not trainer.is_global_zero:
             return
-        picture = self.render(trainer, pl_module, step)
+        step = int(trainer.global_step)
+        picture = self.render(trainer, pl_module, g_step)
         if picture is None:
             return
         for logger in trainer.loggers:
             try:
-                self._send(logger, picture, _logger_step(trainer), step)
+                self._send(logger, picture, step, g_step)
             except Exception as error:  # a dashboard must never end a training run
                 self._warn_once(
                     type(logger).__name__,
@@ -236,12 +245,12 @@ class SampleLogger(Callback):
                 return pl_module.sample(n)
             return pl_module.sample(n, labels=labels)
 
-    def _send(self, logger: Logger, picture: np.ndarray, logger_step: int, step: int) -> None:
-        caption = f"generator step {step}"
+    def _send(self, logger: Logger, picture: np.ndarray, step: int, g_step: int) -> None:
+        caption = f"step {step} (generator step {g_step})"
         if isinstance(logger, WandbLogger):
-            logger.log_image(key=self.key, images=[picture], step=logger_step, caption=[caption])
+            logger.log_image(key=self.key, images=[picture], step=step, caption=[caption])
         elif isinstance(logger, TensorBoardLogger):
-            logger.experiment.add_image(self.key, picture, logger_step, dataformats="HWC")
+            logger.experiment.add_image(self.key, picture, step, dataformats="HWC")
         elif isinstance(logger, CSVLogger):
             _save_png(picture, os.path.join(logger.log_dir, "samples"), self.key, step)
         else:
@@ -261,11 +270,6 @@ class SampleLogger(Callback):
 def _generator_step(trainer: Trainer, pl_module: Any) -> int:
     """Generator steps done (``global_step`` counts D and G steps, so it depends on n_critic)."""
     return int(getattr(pl_module, "g_steps", trainer.global_step))
-
-
-def _logger_step(trainer: Trainer) -> int:
-    """Lightning's own x axis for logged metrics (batches), so pictures line up with the losses."""
-    return trainer.fit_loop.epoch_loop._batches_that_stepped
 
 
 def _save_png(picture: np.ndarray, directory: str, key: str, step: int) -> str:

@@ -104,6 +104,8 @@ class TorchvisionData(LightningDataModule):
     ``celeba_target``: ``"identity"`` (10,177 classes, 0-based) or an attribute name such as
     ``"Smiling"`` (binary). ``download=True`` downloads in ``prepare_data`` (needs network);
     without it, missing files raise ``FileNotFoundError`` saying where they should be.
+    ``conditional=True`` asks the CLI to link ``num_classes`` to the GAN and its networks (as
+    ``shape`` is linked to their ``channels`` and ``image_size``).
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class TorchvisionData(LightningDataModule):
         seed: int = 0,
         val_fraction: float = 0.0,
         celeba_target: str = "identity",
+        conditional: bool = False,
     ) -> None:
         super().__init__()
         self._spec = _SPECS[_key(name)]
@@ -152,6 +155,7 @@ class TorchvisionData(LightningDataModule):
         self.seed = seed
         self.val_fraction = float(val_fraction)
         self.celeba_target = celeba_target
+        self.conditional = bool(conditional)
         size = (native_h, native_w) if image_size is None else (image_size, image_size)
         self.shape: tuple[int, int, int] = (self.channels, *size)
         self._train: Dataset | None = None
@@ -299,6 +303,11 @@ class TorchvisionData(LightningDataModule):
         if self.val_fraction == 0 and fitting(self):
             return []
         return eval_loader(self.val_dataset, self.batch_size, self.num_workers)
+
+    def evaluation_split(self, stage: str) -> str:
+        """Which images ``validate`` (``stage="validate"``) or ``test`` evaluate: the published
+        ``"test"`` split, or the ``"validation"`` split held out of train by ``val_fraction``."""
+        return "validation" if stage == "validate" and self.val_fraction > 0 else "test"
 
     def test_dataloader(self) -> DataLoader:
         """The published test split in order, every image once."""
