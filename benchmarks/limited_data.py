@@ -61,6 +61,7 @@ from lightning_gan.data.mnist5k import load_mnist5k
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "limited_data.json"
+FIGURE = ROOT / "docs" / "figures" / "limited_data_curves.png"
 CACHE = ROOT / "benchmarks" / ".cache" / "limited_data"
 WEIGHTS = ROOT / "lightning_gan" / "weights"
 
@@ -251,7 +252,32 @@ def main() -> None:
                   f"r_t {record['rt_final']}", flush=True)  # fmt: skip
             records.append(record)
     RESULTS.write_text(json.dumps(records, indent=1) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)} ({len(records)} records)")
+    plot(records, FIGURE)
+    print(f"wrote {RESULTS.relative_to(ROOT)} ({len(records)} records) and {FIGURE.name}")
+
+
+def plot(records: list[dict], path: Path) -> None:
+    """FID and r_t over training, one colour per arm, one line per seed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 3.6))
+    FigureCanvasAgg(fig)
+    ax_fid, ax_rt = fig.subplots(1, 2)
+    for i, arm in enumerate(ARMS):
+        for r in (r for r in records if r["arm"] == arm):
+            label = arm if r["seed"] == min(x["seed"] for x in records if x["arm"] == arm) else None
+            ax_fid.plot(*zip(*r["fid_curve"], strict=True), color=f"C{i}", lw=1, label=label)
+            if r["rt_curve"]:
+                ax_rt.plot(*zip(*r["rt_curve"], strict=True), color=f"C{i}", lw=0.8)
+    ax_rt.axhline(0.6, color="k", ls=":", lw=0.8)
+    ax_fid.set(xlabel="batches (D steps)", ylabel="FID (mnist features)", yscale="log")
+    ax_rt.set(xlabel="batches (D steps)", ylabel="r_t = E[sign D(real)] (dotted: 0.6)")
+    ax_fid.legend(fontsize=7)
+    n = sorted({r["n_images"] for r in records})
+    fig.suptitle(f"MNIST5k subset of {n} images: FID and ADA's overfitting signal", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
 
 
 if __name__ == "__main__":

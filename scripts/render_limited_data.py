@@ -1,0 +1,72 @@
+"""Renders ``docs/results/limited_data.json`` (``benchmarks/limited_data.py``) for the docs.
+
+Section ``limited-data``: one row per arm and subset size (mean over seeds, per-seed values
+where they decide a reading), with the settings each arm ran with, and whether the baseline's
+FID curve rose after its minimum on every seed (the regime the remedies exist for).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+ORDER = ("none", "diffaugment", "ada", "ada_fast", "bcr", "lecam")
+SHARED = ("nets", "loss", "lr", "betas", "batch_size", "features", "features_sha256",
+          "eval_samples")  # fmt: skip
+
+
+def _mean(values: list[float], digits: int) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def _settings(record: dict) -> str:
+    own = {k: v for k, v in record["settings"].items() if k not in SHARED}
+    return ", ".join(f"{k} {v}" for k, v in own.items()) or "-"
+
+
+def limited_data(results: Path) -> str:
+    path = results / "limited_data.json"
+    if not path.exists():
+        return "_Not measured yet: run `python benchmarks/limited_data.py`._\n"
+    records = json.loads(path.read_text())
+    first = records[0]
+    shared = {k: first["settings"].get(k) for k in SHARED if k in first["settings"]}
+    lines = [
+        f"{first['batches']} batches of {shared.get('batch_size')}; {shared.get('nets')}, "
+        f"{shared.get('loss')} loss, lr {shared.get('lr')}, betas {shared.get('betas')}; FID / "
+        f"precision / recall / density / coverage in the {shared.get('features')} space "
+        f"(weights sha256 {shared.get('features_sha256')}), against all 5000 MNIST5k digits; "
+        f"curve points {shared.get('eval_samples')}. `min<final` counts the seeds whose FID "
+        "curve rose after its minimum.\n",
+        "| N | arm | settings | seeds | best FID (batch) | final FID | min<final | precision "
+        "| recall | density | coverage | r_t final | p final |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n in sorted({r["n_images"] for r in records}):
+        for arm in ORDER:
+            group = sorted(
+                (r for r in records if r["arm"] == arm and r["n_images"] == n),
+                key=lambda r: r["seed"],
+            )
+            if not group:
+                continue
+            best = " / ".join(f"{r['best_fid']:.0f} ({r['best_at']})" for r in group)
+            final = " / ".join(f"{r['final_fid']:.0f}" for r in group)
+            rose = sum(r["best_fid"] < r["final_fid"] for r in group)
+            p = [r["p_final"] for r in group if r.get("p_final") is not None]
+            cells = [
+                str(n), f"`{arm}`", _settings(group[0]), str(len(group)), best, final,
+                f"{rose}/{len(group)}",
+                *(_mean([r[k] for r in group], 3) for k in ("precision", "recall", "density",
+                                                            "coverage")),
+                _mean([r["rt_final"] for r in group], 2),
+                _mean(p, 3) if p else "-",
+            ]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+SECTIONS = {"limited-data": limited_data}
