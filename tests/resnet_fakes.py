@@ -12,7 +12,8 @@ from lightning_gan import ResumableDataLoader
 class FakeImageData(LightningDataModule):
     """``n`` seeded random images in [-1, 1] (with labels in ``[0, num_classes)`` when
     ``num_classes`` is given), shaped like the recipe's dataset, so a config trains a few steps
-    with the data block swapped (``--data=tests.resnet_fakes.FakeImageData``)."""
+    with the data block swapped (``--data=tests.resnet_fakes.FakeImageData``). ``conditional``
+    mirrors ``TorchvisionData``'s, which the CLI carries over from the recipe."""
 
     def __init__(
         self,
@@ -21,6 +22,7 @@ class FakeImageData(LightningDataModule):
         num_classes: int | None = None,
         batch_size: int = 4,
         n: int = 32,
+        conditional: bool = False,
     ) -> None:
         super().__init__()
         gen = torch.Generator().manual_seed(0)
@@ -29,6 +31,7 @@ class FakeImageData(LightningDataModule):
         self.dataset = TensorDataset(*tensors)
         self.batch_size = batch_size
         self.num_classes = num_classes
+        self.conditional = conditional
 
     def train_dataloader(self) -> ResumableDataLoader:
         return ResumableDataLoader(
