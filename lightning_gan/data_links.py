@@ -186,14 +186,24 @@ def _conflict(target: str, attribute: str, given: Any, value: int, data: Any) ->
             "image folder set data.init_args.conditional=true for a conditional model), or give "
             f"the data {given} classes (one subfolder per class)."
         )
-    fix = {
-        "channels": f"data.init_args.channels={given} to convert the images",
-        "image_size": f"data.init_args.image_size={given} to resize the images",
-    }[attribute]
+    if _takes(data, attribute):
+        verb = "convert" if attribute == "channels" else "resize"
+        fix = f"data.init_args.{attribute}={given} to {verb} the images"
+    else:  # e.g. MNIST5k: its size is set by other arguments (pad_to_32)
+        fix = f"data whose {attribute} is {given} ({name} takes no {attribute} argument)"
     return (
         f"{key}={given} contradicts the data: {name} gives {attribute}={value}. Remove {key} "
         f"(the CLI links it from the data), or change the data side: {fix}."
     )
+
+
+def _takes(data: Any, argument: str) -> bool:
+    import inspect
+
+    try:
+        return argument in inspect.signature(type(data).__init__).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def map_ddp_strategy(trainer_config: Any) -> None:
