@@ -98,6 +98,31 @@ class GANCLI(LightningCLI):
             CheckpointEvaluation(features=config.features, n_samples=config.n, seed=config.seed)
         )
 
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI reads the checkpoint's hyperparameters with a bare torch.load while
+        # parsing, before any Trainer exists: a damaged file would fail there with miniz's
+        # "central directory" error. Check it first so the message names the file and the
+        # newest complete checkpoint beside it.
+        from pathlib import Path
+
+        from lightning_gan.step.checkpoint_state import check_checkpoint_file
+
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        named = ckpt_path in (None, "last", "best", "hpc", "registry")
+        if not named and (Path(ckpt_path).is_file() or Path(ckpt_path).is_dir()):
+            check_checkpoint_file(ckpt_path)
+        super()._parse_ckpt_path()
+
+    def before_fit(self) -> None:
+        # Lightning's "last" looks only in this invocation's (new, empty) version folder and
+        # takes the newest file even when a crash cut it short: resolve it over the whole run.
+        from lightning_gan.reliability.last_checkpoint import resolve_last
+
+        config = self.config_init["fit"]
+        if config.get("ckpt_path") == "last":
+            config["ckpt_path"] = resolve_last(self.trainer)
+
     def before_validate(self) -> None:
         self._evaluation_setup("validate")
 
