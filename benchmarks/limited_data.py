@@ -274,7 +274,7 @@ def plot(records: list[dict], path: Path) -> None:
     ax_fid.set(xlabel="batches (D steps)", ylabel="FID (mnist features)", yscale="log")
     ax_rt.set(xlabel="batches (D steps)", ylabel="r_t = E[sign D(real)] (dotted: 0.6)")
     ax_fid.legend(fontsize=7)
-    n = sorted({r["n_images"] for r in records})
+    n = ", ".join(str(x) for x in sorted({r["n_images"] for r in records}))
     fig.suptitle(f"MNIST5k subset of {n} images: FID and ADA's overfitting signal", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
