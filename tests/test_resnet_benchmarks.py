@@ -46,3 +46,38 @@ def test_cpu_table_has_both_arms_and_a_ratio(bench, tmp_path: Path, capsys) -> N
 def test_cuda_without_a_gpu_says_so(bench) -> None:
     with pytest.raises(SystemExit, match="no GPU is visible"):
         bench.main(["--device", "cuda"])
+
+
+@pytest.mark.slow  # ~15 s on the shared 2-core machine: two Trainer fits and two evaluations
+def test_architectures_comparison_runs_both_arms_and_renders(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "architectures_bench", SCRIPT.parent / "architectures.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "architectures.json"
+    module.main(
+        [
+            "--budget",
+            "0.2",
+            "--seeds",
+            "0",
+            "--samples",
+            "64",
+            "--reals",
+            "256",
+            "--out",
+            str(out),
+            "--no-figures",
+        ]
+    )
+    data = json.loads(out.read_text())
+    assert [r["arm"] for r in data["rows"]] == ["dcgan", "sngan"]
+    for row in data["rows"]:
+        assert row["g_steps"] >= 1 and row["fid"] > 0 and 0 <= row["coverage"] <= 1
+    render = SCRIPT.parents[1] / "scripts" / "render_resnets.py"
+    spec = importlib.util.spec_from_file_location("render_resnets_test", render)
+    renderer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(renderer)
+    table = renderer.architectures(tmp_path)
+    assert "| DCGAN (width 32) |" in table and "| SNGAN ResNet (width 32) |" in table

@@ -33,7 +33,7 @@ CONDITIONINGS = ("projection", "acgan")
 
 
 class ReferenceDiscriminator(nn.Module):
-    """Base of :class:`MLPDiscriminator` and :class:`DCGANDiscriminator`; see the module doc.
+    """Base of the MLP, DCGAN, SNGAN and BigGAN discriminators; see the module doc.
 
     Args:
         num_classes: K for a class-conditional discriminator, None for an unconditional one.
