@@ -85,6 +85,20 @@ class GANCLI(LightningCLI):
                 default=None,
                 help="feature space: inception, digits, mnist, stacked_mnist (default: by data)",
             )
+            parser.add_argument(
+                "--metrics",
+                type=str | None,
+                default=None,
+                help="comma-separated image metrics, e.g. fid,precision,recall (names as in "
+                "FeatureMetrics; default: fid,kid,precision,recall,density,coverage)",
+            )
+            parser.add_argument(
+                "--inception_weights",
+                type=str | None,
+                default=None,
+                help="path of the FID Inception weights (else $LIGHTNING_GAN_INCEPTION_WEIGHTS, "
+                "then the torch hub cache)",
+            )
             parser.add_argument("--seed", type=int, default=0, help="seed of the latents")
         return parser
 
@@ -95,7 +109,12 @@ class GANCLI(LightningCLI):
         config = self.config[subcommand]
         self.datamodule = EvaluationData(self.datamodule)
         self.trainer.callbacks.append(
-            CheckpointEvaluation(features=config.features, n_samples=config.n, seed=config.seed)
+            CheckpointEvaluation(
+                features=config.features,
+                n_samples=config.n,
+                seed=config.seed,
+                **CheckpointEvaluation.cli_options(config.metrics, config.inception_weights),
+            )
         )
 
     def _parse_ckpt_path(self) -> None:

@@ -143,3 +143,157 @@ def metric_sanity(results_dir: Path) -> str:
 
 
 SECTIONS = {"metric_costs": metric_costs, "metric_sanity": metric_sanity}
+
+
+# ------------------------------------------------------------------ feature-space sanity suite
+_SANITY_FILE = "metric_sanity.json"
+_SPACE_TITLES = {
+    "digits": '`"digits"` (8×8 scikit-learn digits)',
+    "mnist": '`"mnist"` (28×28 MNIST5k)',
+    "stacked_mnist": '`"stacked_mnist"` (3×28×28, MNIST features per channel)',
+    "inception": '`"inception"` (2015-12-05 FID network, MNIST5k digits as grey RGB)',
+}
+_SANITY_COLUMNS = (
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("density", "density", "{:.3f}"),
+    ("coverage", "coverage", "{:.3f}"),
+    ("fid", "FID", "{:,.1f}"),
+    ("kid_norm_mean", "KID_norm ×10³", "{:,.1f}"),
+)
+
+
+def _sanity_data(results_dir: Path) -> dict[str, Any]:
+    path = results_dir / _SANITY_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _cell(fmt: str, row: dict[str, Any] | None, key: str, scale: float = 1.0) -> str:
+    if row is None or key not in row:
+        return "–"
+    return fmt.format(row[key] * scale)
+
+
+def feature_space_sanity(results_dir: Path) -> str:
+    """Per space: a summary line, then every set's numbers before → after the retraining."""
+    data = _sanity_data(results_dir)
+    if not data:
+        return "_Run `python benchmarks/metric_sanity.py` to measure._\n"
+    out = [
+        "| Feature space | digit accuracy before → after | failed expectations before → "
+        "after | FID rank agreement (Spearman) |",
+        "|---|---|---|---|",
+    ]
+    for space, entry in data["spaces"].items():
+        if "skipped" in entry:
+            out.append(f"| {_SPACE_TITLES[space]} | skipped: {entry['skipped']} | | |")
+            continue
+        before, after = entry.get("before"), entry["after"]
+        acc = (
+            f"{before['test_accuracy']:.2%} → **{after['test_accuracy']:.2%}**"
+            if before and "test_accuracy" in after
+            else "–"
+        )
+        failed = f"{len(before['failures'])} → " if before else ""
+        failed += f"**{len(after['failures'])}** of {len(data['expectations'])} checks"
+        rho = "–"
+        if "fid_rank_agreement" in entry:
+            value = entry["fid_rank_agreement"]
+            low = value < data["fid_rank_tolerance"]
+            rho = f"{value:.3f}" + (f" (below {data['fid_rank_tolerance']})" if low else "")
+        out.append(f"| {_SPACE_TITLES[space]} | {acc} | {failed} | {rho} |")
+    out.append("")
+    for space, entry in data["spaces"].items():
+        if "skipped" in entry:
+            continue
+        before, after = entry.get("before"), entry["after"]
+        arrow = "before → after" if before else "(no earlier network)"
+        out += [
+            f"**{_SPACE_TITLES[space]}**, {after['n']:,} images per set against {after['n']:,} "
+            f"real reference images, {arrow}:",
+            "",
+            "| Set | " + " | ".join(h for _, h, _ in _SANITY_COLUMNS) + " |",
+            "|---" * (len(_SANITY_COLUMNS) + 1) + "|",
+        ]
+        for name, label in after["labels"].items():
+            cells = []
+            for key, _, fmt in _SANITY_COLUMNS:
+                scale = 1e3 if key == "kid_norm_mean" else 1.0
+                new = _cell(fmt, after["sets"][name], key, scale)
+                old = _cell(fmt, before["sets"].get(name), key, scale) if before else None
+                cells.append(f"{old} → {new}" if old is not None else new)
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+        out.append("")
+        still = after["failures"]
+        out.append(
+            "All expectations hold."
+            if not still
+            else "Still failing: " + "; ".join(f"`{f}`" for f in still) + "."
+        )
+        out.append("")
+    out.append(
+        "Expectations (issue 21): "
+        + "; ".join(data["expectations"])
+        + f". Digit accuracy may drop by at most {data['accuracy_tolerance']:.0%} and FID's "
+        "ordering of the digit-like sets (real, half the classes, the noise and blur levels: "
+        "what generators produce and the earlier tables ranked) must agree with the earlier "
+        f"network's (Spearman ≥ {data['fid_rank_tolerance']}). torch {data['torch']}, "
+        f"{data['machine']}, one thread."
+    )
+    return "\n".join(out) + "\n"
+
+
+def feature_nets(results_dir: Path) -> str:
+    """The shipped digit nets' held-out accuracy (from the sanity results' checkpoints)."""
+    data = _sanity_data(results_dir)
+    spaces = data.get("spaces", {})
+    if "mnist" not in spaces or "digits" not in spaces:
+        return "_Run `python benchmarks/metric_sanity.py` to measure._\n"
+    rows = [
+        ("digit_net_mnist.pt", "28×28", "MNIST5k: 4000 train / 1000 test (100 per class)", "mnist"),
+        ("digit_net_digits.pt", "8×8", "scikit-learn digits: 1437 / 360 (36 per class)", "digits"),
+    ]
+    out = [
+        "| Weights (`lightning_gan/weights/`) | Data | Held-out accuracy (before → now) |",
+        "|---|---|---|",
+    ]
+    for file, side, what, space in rows:
+        entry = spaces[space]
+        now = entry["after"]["test_accuracy"]
+        old = entry.get("before", {}).get("test_accuracy")
+        acc = f"{old:.2%} → **{now:.2%}**" if old is not None else f"**{now:.2%}**"
+        out.append(f"| `{file}` ({side}) | {what} | {acc} |")
+    return "\n".join(out) + "\n"
+
+
+SECTIONS["feature_space_sanity"] = feature_space_sanity
+SECTIONS["feature_nets"] = feature_nets
+
+
+def inception_cpu(results_dir: Path) -> str:
+    """Our Inception pass against torch-fidelity's on the same images (``inception_cpu.json``)."""
+    path = results_dir / "inception_cpu.json"
+    if not path.is_file():
+        return "_Run `python benchmarks/inception_cpu.py` to measure._\n"
+    data = json.loads(path.read_text())
+    out = [
+        "| Threads | lightning-gan: load | resize to 299 | network (batch) | torch-fidelity: "
+        "load | resize + network (batch) | largest feature difference |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for threads, run in data["runs"].items():
+        ours, ref = run["ours"], run["torch_fidelity"]
+        out.append(
+            f"| {threads} | {_seconds(ours['load_s'])} | {_seconds(ours['resize_s'])} | "
+            f"**{_seconds(ours['features_s'])}** ({ours['batch']}) | {_seconds(ref['load_s'])} | "
+            f"**{_seconds(ref['features_s'])}** ({ref['batch']}) | {run['max_abs_diff']:.1e} |"
+        )
+    return (
+        "\n".join(out)
+        + f"\n\n{data['n_images']} MNIST5k digits (28×28 grey → uint8 RGB → 299×299), the same "
+        f"weights file, wall time; torch {data['torch']}, {data['machine']}. Our network "
+        "column includes the resize (timed apart once more in the resize column).\n"
+    )
+
+
+SECTIONS["inception_cpu"] = inception_cpu

@@ -162,9 +162,16 @@ def test_min_confidence_excludes_ambiguous_samples() -> None:
     data = StackedMNIST(n_samples=150, seed=4).dataset
     images = torch.stack([data[i][0] for i in range(len(data))])
     blurred = (images + images.roll(1, dims=0)) / 2  # two digits overlaid: often ambiguous
-    strict = StackedMNISTCoverage(min_confidence=0.99)
-    strict.update(torch.cat([images, blurred]))
-    assert 0.3 < float(strict.compute()["hq_fraction"]) < 0.95
+    fractions = []
+    for x in (images, blurred):
+        strict = StackedMNISTCoverage(min_confidence=0.99)
+        strict.update(x)
+        fractions.append(float(strict.compute()["hq_fraction"]))
+    # Per set since issue 21: the retrained MNIST net (soft targets for degraded digits) is less
+    # over-confident, so fewer clean triples clear 0.99 than before (0.59 of them); the claim is
+    # that the overlaid, ambiguous ones are excluded far more often.
+    clean, overlaid = fractions
+    assert 0.4 < clean < 1.0 and overlaid < 0.1
 
 
 @pytest.mark.slow

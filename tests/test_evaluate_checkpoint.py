@@ -89,6 +89,23 @@ def test_validate_on_a_digits_checkpoint_reports_the_feature_metrics(tmp_path) -
     assert cli.trainer.callback_metrics["eval/fid"] == pytest.approx(results["eval/fid"])
 
 
+def test_test_with_metrics_flag_prints_the_real_vs_real_row(tmp_path, capsys) -> None:
+    """Issue 21: `--metrics` picks the metrics; a 20-step generator (noise-like samples) gets
+    precision ~0 in the digit space, printed beside real vs real (which scores >= 0.8)."""
+    _, checkpoint = _fit("digits.yaml", tmp_path, 20, "--data.init_args.batch_size=32")
+    cli = _run(
+        "test", "digits.yaml", checkpoint, tmp_path, "--n=400", "--metrics=fid,precision,recall"
+    )
+    evaluation = _evaluation(cli)
+    image_keys = {k for k in evaluation.results if not k.startswith("eval/real_vs_real/")}
+    assert image_keys == {"eval/fid", "eval/precision", "eval/recall"}
+    assert evaluation.results["eval/precision"] <= 0.05
+    assert evaluation.baseline["precision"] >= 0.8 and evaluation.baseline["recall"] >= 0.8
+    printed = capsys.readouterr().out
+    assert "real vs real" in printed and "features: digits" in printed
+    assert "KID" not in evaluation.table  # only what --metrics asked for
+
+
 def test_predict_writes_a_picture_and_the_samples(tmp_path) -> None:
     _, checkpoint = _fit("ring_conditional.yaml", tmp_path, 20)
     out = tmp_path / "samples"

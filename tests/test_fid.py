@@ -216,11 +216,13 @@ def test_feature_metrics_logs_every_metric_from_one_pass_as_an_evaluator_would()
     )  # fmt: skip
     gan, trainer = _fit([cb], max_steps=4)  # 2 G steps: one evaluation
     keys = {"fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"}
-    keys |= {"is_mean", "is_std"}
-    assert set(cb.history[0]) == {"step"} | {f"eval/{k}" for k in keys}
-    assert {k for k in trainer.callback_metrics if k.startswith("eval/")} == {
-        f"eval/{k}" for k in keys
-    }
+    keys |= {"is_mean", "is_std", "kid_norm_mean", "kid_norm_std"}  # + standardised KID (#21)
+    # issue 21: the yardstick, real vs real (halves of the real draw), beside the model's numbers
+    baseline = {"fid", "kid_mean", "kid_std", "kid_norm_mean", "kid_norm_std", "precision"}
+    baseline |= {"recall", "density", "coverage", "n_real_vs_real"}
+    logged = {f"eval/{k}" for k in keys} | {f"eval/real_vs_real/{k}" for k in baseline}
+    assert set(cb.history[0]) == {"step"} | logged
+    assert {k for k in trainer.callback_metrics if k.startswith("eval/")} == logged
     ev = FeatureEvaluator(
         "digits", names, kid_subsets=5, kid_subset_size=100, seed=3, data_range=(-1.0, 1.0)
     )
@@ -248,7 +250,9 @@ def test_fidkid_alias_warns_once_and_logs_what_feature_metrics_logs(monkeypatch)
     new = FeatureMetrics(**kwargs, kid_subset_size=50)
     _fit([old], max_steps=4)
     _fit([new], max_steps=4)
-    assert old.history == new.history
+    # FeatureMetrics now also logs kid_norm and the real-vs-real row (issue 21); the alias keeps
+    # the keys it always logged, with the same numbers
+    assert [{k: row[k] for k in old.history[0]} for row in new.history] == old.history
     assert set(old.history[0]) == {"step", "eval/fid", "eval/kid_mean", "eval/kid_std"}
     assert new.state_key == (
         "FeatureMetrics{'features': 'digits', 'n_samples': 200, 'metrics': ('fid', 'kid')}"
@@ -347,9 +351,14 @@ def test_per_class_fid_on_a_conditional_generator() -> None:
         runs[shift] = cb.history[-1]
     right, shifted = runs[0], runs[1]
     assert {f"eval/fid_class{c}" for c in range(10)} | {"eval/intra_fid", "eval/fid"} == (
-        set(right) - {"step"}
+        {k for k in right if not k.startswith("eval/real_vs_real/")} - {"step"}
+    )  # (+ the real-vs-real row of issue 21: overall metrics only, never per class)
+    assert {"eval/real_vs_real/fid", "eval/real_vs_real/n_real_vs_real"} == (
+        {k for k in right if k.startswith("eval/real_vs_real/")}
     )
-    assert right["eval/fid"] < 5 and shifted["eval/fid"] < 5
+    # < 10: the retrained "digits" space (issue 21) reads real vs real ~1.2x higher than the
+    # old one (docs/results/metric_sanity.json); both are real digits, so both stay small
+    assert right["eval/fid"] < 10 and shifted["eval/fid"] < 10
     assert shifted["eval/intra_fid"] > 10 * right["eval/intra_fid"]
 
 

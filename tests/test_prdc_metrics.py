@@ -204,8 +204,10 @@ def test_evaluator_gives_every_metric_from_one_pass_equal_to_references() -> Non
     for key in ("density", "coverage"):
         assert out[key] == pytest.approx(dc[key], abs=1e-6)
     assert out["kid_mean"] > 0 and set(out) == {
-        "fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"
+        "fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
+        "kid_norm_mean", "kid_norm_std",  # issue 21: KID on standardised features, same subsets
     }  # fmt: skip
+    assert out["kid_norm_mean"] > 0
     ev.reset_fake()  # the real statistics stay: a second evaluation needs only fakes
     ev.update_fake(real[:300])
     assert ev.compute()["precision"] > 0.95  # real digits from the real set itself

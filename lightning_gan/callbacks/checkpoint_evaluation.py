@@ -15,7 +15,12 @@ fit the data, with the same metric code as the training callbacks:
   ones were seen, unless ``n_samples`` says otherwise.
 
 Values are logged as ``eval/<name>``, which Lightning prints in its results table at the end of
-``validate``/``test`` and returns from ``trainer.validate()``/``trainer.test()``.
+``validate``/``test`` and returns from ``trainer.validate()``/``trainer.test()``. The image
+metrics are also printed as a small table with a **real vs real** row beside the model's (the
+same metrics for one half of the real images against the other half, also logged as
+``eval/real_vs_real/<name>``): what "good" is in this feature space. KID is printed on the
+standardised scale (``kid_norm``, comparable across feature spaces; :mod:`~lightning_gan.metrics
+.kid`).
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ class CheckpointEvaluation(Callback):
         inception_weights, download: where the Inception weights are (see ``FeatureMetrics``).
         per_class: also FID per class and their mean (``eval/intra_fid``); ``None``: for a
             conditional GAN with at most 100 classes.
+        real_vs_real: also compute the metrics of real against real (halves of the real set)
+            and print them beside the model's row.
     """
 
     def __init__(
@@ -84,6 +91,7 @@ class CheckpointEvaluation(Callback):
         inception_weights: str | None = None,
         download: bool = False,
         per_class: bool | None = None,
+        real_vs_real: bool = True,
     ) -> None:
         super().__init__()
         if n_samples is not None and (not isinstance(n_samples, int) or n_samples < 2):
@@ -98,10 +106,32 @@ class CheckpointEvaluation(Callback):
         self.inception_weights = inception_weights
         self.download = download
         self.per_class = per_class
+        self.real_vs_real = real_vs_real
+        self.baseline: dict[str, float] = {}
+        self.table = ""
         self._classes: int | None = None
         self.evaluator: Any = None
         self.mode_coverage: Any = None
         self.results: dict[str, float] = {}
+
+    @staticmethod
+    def cli_options(metrics: str | None, inception_weights: str | None) -> dict[str, Any]:
+        """The keyword arguments of ``lightning-gan validate|test --metrics a,b
+        --inception_weights PATH`` (``ValueError`` naming the flag for unknown metric names)."""
+        from lightning_gan.metrics.evaluator import METRICS
+
+        out: dict[str, Any] = {"inception_weights": inception_weights}
+        if metrics is not None:
+            names = tuple(m.strip() for m in metrics.split(",") if m.strip())
+            bad = [m for m in names if m not in METRICS]
+            if not names or bad:
+                raise ValueError(
+                    f"--metrics={metrics!r}: {', '.join(map(repr, bad)) or 'nothing'} is not a "
+                    f"metric; use comma-separated names from {', '.join(METRICS)} (e.g. "
+                    "--metrics fid,precision,recall), as in FeatureMetrics(metrics=...)."
+                )
+            out["metrics"] = names
+        return out
 
     # ------------------------------------------------------------------------------ set-up
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
@@ -218,4 +248,14 @@ class CheckpointEvaluation(Callback):
                 self.evaluator.update_fake(fake, batch_labels)
                 start += len(fake)
         values = self.evaluator.compute()
-        return {f"eval/{name}": float(value) for name, value in values.items()}
+        out = {f"eval/{name}": float(value) for name, value in values.items()}
+        self.baseline = self.evaluator.real_vs_real() if self.real_vs_real else {}
+        from lightning_gan.metrics.evaluator import format_table
+
+        self.table = format_table(
+            values, self.baseline or None, self.evaluator.features_name, n, n_real
+        )
+        if trainer.is_global_zero:  # beside Lightning's results table, which is printed too
+            print(self.table, flush=True)
+        out.update({f"eval/real_vs_real/{k}": v for k, v in self.baseline.items()})
+        return out

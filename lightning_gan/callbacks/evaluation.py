@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torch.utils.data import Dataset, TensorDataset
 
@@ -34,6 +34,7 @@ from lightning_gan.callbacks.periodic import PeriodicEvaluation
 from lightning_gan.metrics.evaluator import (
     FeatureEvaluator,
     check_metric_names,
+    format_table,
     protocol_warning,
 )
 from lightning_gan.metrics.feature_nets import resolve_features
@@ -81,6 +82,10 @@ class FeatureMetrics(PeriodicEvaluation):
             shape when training starts; the rest are checked as they are drawn.
         seed: seed of the latents and of the real-sample draw: every evaluation uses the same
             latents, and the training RNG is left untouched.
+        real_vs_real: also log the same metrics for one half of the real draw against the other
+            (``eval/real_vs_real/<name>``, computed once) and print both rows as a table at
+            every evaluation: what "good" is in this feature space. KID is printed on the
+            standardised scale (``kid_norm``), which reads the same across feature spaces.
     """
 
     _allowed_metrics: tuple[str, ...] | None = None  # None: every metric of the evaluator
@@ -104,6 +109,7 @@ class FeatureMetrics(PeriodicEvaluation):
         real: Tensor | Dataset | None = None,
         check_real_samples: int = 1000,
         seed: int = 0,
+        real_vs_real: bool = True,
     ) -> None:
         super().__init__(every_n_steps)
         if self._allowed_metrics is not None:
@@ -152,6 +158,8 @@ class FeatureMetrics(PeriodicEvaluation):
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        self.real_vs_real = real_vs_real
+        self.baseline: dict[str, float] = {}
         self.evaluator: FeatureEvaluator | None = None
         self._real_cached = False
         self._n_real = 0
@@ -188,6 +196,7 @@ class FeatureMetrics(PeriodicEvaluation):
         if message:
             rank_zero_warn(message)
         self._real_cached = False
+        self.baseline = {}
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         # Not in `setup`: Lightning moves the model to its device only after the setup hooks.
@@ -224,7 +233,19 @@ class FeatureMetrics(PeriodicEvaluation):
                 start = stop
             values = evaluator.compute()
         evaluator.reset_fake()
-        return {f"eval/{name}": value for name, value in values.items()}
+        out = {f"eval/{name}": value for name, value in values.items()}
+        if self._allowed_metrics is not None:
+            # the deprecated FIDKIDCallback alias promises the keys it always logged
+            return {k: v for k, v in out.items() if not k.startswith("eval/kid_norm")}
+        if self.real_vs_real:
+            if not self.baseline:
+                self.baseline = evaluator.real_vs_real()
+            out.update({f"eval/real_vs_real/{k}": v for k, v in self.baseline.items()})
+            table = format_table(
+                values, self.baseline, self.features_name, self.n_samples, self._n_real
+            )
+            rank_zero_info(f"{type(self).__name__} at G step {gan.g_steps}:\n{table}")
+        return out
 
     def _real_dataset(self, trainer: Trainer) -> Dataset:
         if self.real is not None:

@@ -35,9 +35,25 @@ class DigitNet(nn.Module):
 
     28x28: two 5x5 conv + 2x2 max-pool stages (28 -> 12 -> 4); 8x8: two 3x3 convs and one pool
     (8 -> 4). Both end in 64 x 4 x 4 -> ``feature_dim`` (ReLU, the features) -> 10 logits.
+
+    With ``not_digit_class=True`` the head has an 11th output, "not a digit", trained on noise,
+    constant images, blobs, shuffled pixels and (as a soft share of the target) degraded digits
+    (``scripts/train_feature_nets.py``). Why: a classifier trained on digits alone is free to map
+    anything else anywhere, and in practice maps it near the origin, *inside* the real digits'
+    k-NN balls, so precision and density called noise perfect (issue 21). The extra class gives
+    non-digits their own region of the feature space, and the soft targets make the distance to
+    the digit clusters grow with the degradation. :meth:`forward` still returns the 10 digit
+    logits (mode counting, accuracy, Inception Score read those); :meth:`all_logits` has the
+    11th.
     """
 
-    def __init__(self, image_size: int = 28, feature_dim: int = 128, dropout: float = 0.3) -> None:
+    def __init__(
+        self,
+        image_size: int = 28,
+        feature_dim: int = 128,
+        dropout: float = 0.3,
+        not_digit_class: bool = False,
+    ) -> None:
         super().__init__()
         if image_size == 28:
             trunk = [
@@ -63,15 +79,24 @@ class DigitNet(nn.Module):
         self.trunk = nn.Sequential(*trunk, nn.Flatten())
         self.hidden = nn.Sequential(nn.Linear(64 * 4 * 4, feature_dim), nn.ReLU())
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(feature_dim, 10)
+        self.not_digit_class = not_digit_class
+        self.head = nn.Linear(feature_dim, 11 if not_digit_class else 10)
 
     def features(self, x: Tensor) -> Tensor:
         """The ``feature_dim`` hidden activations: the FID/KID feature space."""
         return self.hidden(self.trunk(x))
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Class logits ``[B, 10]``."""
+    def digit_logits(self, hidden: Tensor) -> Tensor:
+        """The 10 digit logits from :meth:`features` (dropout applies in training mode)."""
+        return self.head(self.dropout(hidden))[:, :10]
+
+    def all_logits(self, x: Tensor) -> Tensor:
+        """Every output ``[B, 10 or 11]`` (the 11th, if present, is "not a digit")."""
         return self.head(self.dropout(self.features(x)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits ``[B, 10]`` (the digits only)."""
+        return self.digit_logits(self.features(x))
 
 
 def stratified_split(
@@ -112,8 +137,9 @@ def held_out_split(name: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 
 
 def weights_checkpoint(name: str) -> dict[str, Any]:
-    """The shipped checkpoint: ``state_dict`` plus ``image_size``, ``feature_dim`` and the
-    ``test_accuracy``/``n_train``/``n_test`` measured by the training script."""
+    """The shipped checkpoint: ``state_dict`` plus ``image_size``, ``feature_dim``,
+    ``not_digit_class`` and the ``test_accuracy``/``n_train``/``n_test`` measured by the
+    training script."""
     if name not in DIGIT_NETS:
         raise ValueError(f"Unknown digit net {name!r}: use one of {sorted(DIGIT_NETS)}.")
     filename = DIGIT_NETS[name][1]
@@ -129,7 +155,11 @@ def weights_checkpoint(name: str) -> dict[str, Any]:
 def load_digit_net(name: str = "mnist") -> DigitNet:
     """The shipped classifier ``name`` ("mnist" 28x28 or "digits" 8x8), frozen, in eval mode."""
     ckpt = weights_checkpoint(name)
-    net = DigitNet(image_size=int(ckpt["image_size"]), feature_dim=int(ckpt["feature_dim"]))
+    net = DigitNet(
+        image_size=int(ckpt["image_size"]),
+        feature_dim=int(ckpt["feature_dim"]),
+        not_digit_class=bool(ckpt.get("not_digit_class", False)),
+    )
     net.load_state_dict(ckpt["state_dict"])
     return net.eval().requires_grad_(False)
 

@@ -123,7 +123,7 @@ class DomainFeatures(nn.Module):
         their softmax is the product of the per-channel class probabilities.
         """
         hidden = self.net.features(self.prepare(x))
-        logits = self.net.head(hidden)  # the classifier's own head (dropout is off in eval)
+        logits = self.net.digit_logits(hidden)  # the 10 digits (dropout is off in eval)
         feats = hidden.reshape(x.shape[0], self.num_features)
         if self.channels == 1:
             return feats, logits

@@ -8,7 +8,8 @@ Inception Score, the class logits of the same pass) to every metric asked for:
 name           metric                                           returns (keys of ``compute()``)
 =============  ===============================================  =================================
 ``fid``        torchmetrics ``FrechetInceptionDistance``        ``fid``
-``kid``        torchmetrics ``KernelInceptionDistance``         ``kid_mean``, ``kid_std``
+``kid``        torchmetrics ``KernelInceptionDistance``         ``kid_mean``, ``kid_std``,
+               (+ the standardised KID, :mod:`.kid`)            ``kid_norm_mean``, ``kid_norm_std``
 ``precision``  :class:`~.knn_manifold.PRDC` (k = 3)             ``precision``
 ``recall``     (same pass as precision)                         ``recall``
 ``density``    :class:`~.knn_manifold.PRDC` (k = 5)             ``density``
@@ -22,6 +23,10 @@ on): ``fid_class<k>`` for each class and ``intra_fid`` their mean (``kid_mean_cl
 ``intra_kid_mean``). Every metric is a torchmetrics ``Metric``: under DDP each rank updates with
 its own images and every rank calls ``compute()`` (a collective; never under
 ``rank_zero_only``, torchmetrics #2684). Real statistics are kept across ``reset_fake()``.
+
+:meth:`FeatureEvaluator.real_vs_real` gives the same metrics for one half of the real images
+against the other (the yardstick of "good" in the feature space) and :func:`format_table` prints
+both rows, KID as the standardised ``kid_norm`` (comparable across feature spaces).
 
 Used by the training callback :class:`~lightning_gan.callbacks.evaluation.FeatureMetrics` and
 meant for ``lightning-gan validate|test``: the same code computes training's and the final
@@ -38,12 +43,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
-from torchmetrics.image.fid import FrechetInceptionDistance
+
+# _compute_fid: torchmetrics' own FID formula, for two feature sets already gathered (a second
+# FrechetInceptionDistance would sync them across ranks again in compute())
+from torchmetrics.image.fid import FrechetInceptionDistance, _compute_fid
 from torchmetrics.image.inception import InceptionScore
-from torchmetrics.image.kid import KernelInceptionDistance
+from torchmetrics.utilities.data import dim_zero_cat
 
 from lightning_gan.metrics.feature_nets import FeatureSource, PrecomputedFeatures, resolve_features
-from lightning_gan.metrics.knn_manifold import PRDC
+from lightning_gan.metrics.kid import KIDWithNorm, kid_with_norm
+from lightning_gan.metrics.knn_manifold import PRDC, manifold_metrics
 
 METRICS = ("fid", "kid", "precision", "recall", "density", "coverage", "is")
 #: samples per set that published FID/KID/precision-recall numbers use (10k; FID often 50k)
@@ -60,6 +69,47 @@ def check_metric_names(metrics: Sequence[str]) -> tuple[str, ...]:
     return metrics
 
 
+#: (key, column header, scale) of :func:`format_table`; KID on the standardised scale
+TABLE_COLUMNS = (
+    ("fid", "FID", 1.0),
+    ("kid_norm_mean", "KID_norm x1e3", 1e3),
+    ("precision", "precision", 1.0),
+    ("recall", "recall", 1.0),
+    ("density", "density", 1.0),
+    ("coverage", "coverage", 1.0),
+    ("is_mean", "IS", 1.0),
+)
+
+
+def format_table(
+    model: dict[str, float], baseline: dict[str, float] | None, features: str, n_fake: int,
+    n_real: int,
+) -> str:  # fmt: skip
+    """The model's row and the real-vs-real row as a plain-text table (what ``lightning-gan
+    validate|test`` and ``FeatureMetrics`` print).
+
+    KID is printed as ``kid_norm`` x 1000 (KID on standardised features, :mod:`.kid`): raw KID
+    is in the hundreds in the digit spaces and ~1e-2 with Inception, so only the standardised
+    one reads the same across feature spaces.
+    """
+    columns = [(k, h, s) for k, h, s in TABLE_COLUMNS if k in model]
+    label_model = f"model ({n_fake:,} generated vs {n_real:,} real)"
+    rows = [(label_model, model)]
+    if baseline is not None:
+        half = int(baseline.get("n_real_vs_real", 0))
+        rows.append((f"real vs real ({half:,} vs {half:,}, halves of the real set)", baseline))
+    width = max(len(r[0]) for r in rows)
+    head = f"{'features: ' + features:<{width}}" + "".join(f"  {h:>13}" for _, h, _ in columns)
+    lines = [head, "-" * len(head)]
+    for name, values in rows:
+        cells = "".join(
+            f"  {values[k] * scale:>13.4g}" if k in values else f"  {'-':>13}"
+            for k, _, scale in columns
+        )
+        lines.append(f"{name:<{width}}{cells}")
+    return "\n".join(lines)
+
+
 def protocol_warning(metrics: Sequence[str], n_samples: int, who: str) -> str | None:
     """A message when ``n_samples`` is below the published protocol's count, else ``None``."""
     if n_samples >= PROTOCOL_SAMPLES:
@@ -70,6 +120,24 @@ def protocol_warning(metrics: Sequence[str], n_samples: int, who: str) -> str | 
         "biased upwards and precision/recall/coverage downwards with few samples; compare only "
         "runs with equal n_samples."
     )
+
+
+class _RealFeatures(Metric):
+    """The real features, gathered over ranks (``cat``): what :meth:`FeatureEvaluator.real_vs_real`
+    splits in two."""
+
+    full_state_update = False
+    features: list[Tensor]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("features", [], dist_reduce_fx="cat")
+
+    def update(self, features: Tensor) -> None:
+        self.features.append(features.detach())
+
+    def compute(self) -> Tensor:
+        return dim_zero_cat(self.features)
 
 
 class _Counts(Metric):
@@ -190,9 +258,9 @@ class FeatureEvaluator(nn.Module):
                 feature=PrecomputedFeatures(dim), reset_real_features=False
             )
 
-        def kid() -> KernelInceptionDistance:
+        def kid() -> KIDWithNorm:
             return _quiet(
-                KernelInceptionDistance,
+                KIDWithNorm,
                 feature=PrecomputedFeatures(dim),
                 subsets=kid_subsets,
                 subset_size=kid_subset_size,
@@ -222,6 +290,9 @@ class FeatureEvaluator(nn.Module):
         self.fid_per_class = nn.ModuleList(fid() for _ in range(k) if self.fid is not None)
         self.kid_per_class = nn.ModuleList(kid() for _ in range(k) if self.kid is not None)
         self.counts = _Counts(num_classes)
+        self.real_features = _RealFeatures()
+        self.kid_subsets = kid_subsets
+        self.precision_recall_k, self.density_coverage_k = pr, dc
 
     # ------------------------------------------------------------------------------ inputs
     @property
@@ -243,6 +314,17 @@ class FeatureEvaluator(nn.Module):
                 f"Real images span [{lo:.3g}, {hi:.3g}] but data_range={self.data_range}: set "
                 "`data_range` to the range of your images (e.g. (0, 1) or (0, 255)), so the "
                 "features see them correctly."
+            )
+        if low < 0 <= lo and hi > tolerance:
+            # Inside the range, so no error; but real images with no pixel below 0 in a range
+            # that reaches -1 are almost always [0, 1] images (ToTensor without Normalize).
+            warnings.warn(
+                f"Real images span [{lo:.3g}, {hi:.3g}]: none is below 0, but "
+                f"data_range={self.data_range}. They look scaled to [0, 1]: if so, map them to "
+                f"{self.data_range} (e.g. x * 2 - 1) or pass data_range=(0, 1) to the metric "
+                "(FeatureMetrics / FIDKIDCallback / FeatureEvaluator), or the features see "
+                "every image shifted.",
+                stacklevel=3,
             )
 
     def check_real(self, images: Tensor, labels: Tensor | None = None) -> None:
@@ -307,6 +389,8 @@ class FeatureEvaluator(nn.Module):
                     if len(per_class):
                         per_class[c].update(mine, real=real)
         self.counts.update(images.shape[0], real, labels)
+        if real:
+            self.real_features.update(feats)
 
     # ----------------------------------------------------------------------------- compute
     def sample_counts(self) -> dict[str, Tensor]:
@@ -327,7 +411,8 @@ class FeatureEvaluator(nn.Module):
         if self.fid is not None:
             out["fid"] = float(self.fid.compute())
         if self.kid is not None:
-            out["kid_mean"], out["kid_std"] = self._kid(self.kid, n_real, n_fake)
+            kid = self._kid(self.kid, n_real, n_fake)
+            out["kid_mean"], out["kid_std"], out["kid_norm_mean"], out["kid_norm_std"] = kid
         if self.prdc is not None:
             values = self.prdc.compute()
             out.update({k: float(values[k]) for k in self.metrics if k in values})
@@ -341,12 +426,49 @@ class FeatureEvaluator(nn.Module):
             out.update(self._per_class(counts))
         return out
 
-    def _kid(self, kid: KernelInceptionDistance, n_real: int, n_fake: int) -> tuple[float, float]:
+    def real_vs_real(self) -> dict[str, float]:
+        """The same metrics (not IS, not per class) for one half of the real images against the
+        other half: the yardstick of "good" in this feature space (issue 21).
+
+        A FID of 12 or a precision of 0.88 means little on its own: real images against other
+        real images score that in one space and FID 0.9 / precision 0.75 in another. The halves
+        come from a seeded split of the gathered real features (every rank gets the same), so
+        each has half the real samples: FID's small-sample bias is larger than the model row's
+        with the same count (compare KID, which is unbiased).
+        """
+        real = self.real_features.compute().double()
+        if real.shape[0] < 4:
+            raise ValueError(f"real_vs_real needs at least 4 real samples, got {real.shape[0]}.")
+        g = torch.Generator().manual_seed(self.seed)
+        order = torch.randperm(real.shape[0], generator=g).to(real.device)
+        half = real.shape[0] // 2
+        a, b = real[order[:half]], real[order[half : 2 * half]]
+        out: dict[str, float] = {"n_real_vs_real": float(half)}
+        if self.fid is not None:
+            mu_a, mu_b = a.mean(0), b.mean(0)
+            cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+            out["fid"] = float(_compute_fid(mu_a, cov_a, mu_b, cov_b))
+        if self.kid is not None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                kid = kid_with_norm(
+                    a.float(), b.float(), self.kid_subsets, min(self.kid_subset_size, half)
+                )
+            out["kid_mean"], out["kid_std"], out["kid_norm_mean"], out["kid_norm_std"] = (
+                float(v) for v in kid
+            )
+        if self.prdc is not None:
+            values = manifold_metrics(a, b, self.precision_recall_k, self.density_coverage_k)
+            out.update({k: float(values[k]) for k in self.metrics if k in values})
+        return out
+
+    def _kid(self, kid: KIDWithNorm, n_real: int, n_fake: int) -> tuple[float, ...]:
+        """``(kid_mean, kid_std, kid_norm_mean, kid_norm_std)`` (see :mod:`.kid`)."""
         kid.subset_size = min(self.kid_subset_size, n_real, n_fake)
         with torch.random.fork_rng(devices=[]):  # the same KID subsets on every rank
             torch.manual_seed(self.seed)
-            kid_mean, kid_std = kid.compute()
-        return float(kid_mean), float(kid_std)
+            values = kid.compute()
+        return tuple(float(v) for v in values)
 
     def _per_class(self, counts: dict[str, Tensor]) -> dict[str, float]:
         real_c, fake_c = counts["real_per_class"].tolist(), counts["fake_per_class"].tolist()
@@ -371,13 +493,14 @@ class FeatureEvaluator(nn.Module):
 
     # ------------------------------------------------------------------------------- reset
     def _metrics(self) -> list[Metric]:
-        found = [self.fid, self.kid, self.prdc, self.inception_score]
+        found = [self.fid, self.kid, self.prdc, self.inception_score, self.real_features]
         return [m for m in found if m is not None] + [*self.fid_per_class, *self.kid_per_class]
 
     def reset_fake(self) -> None:
         """Forget the generated samples, keep the real statistics (the next evaluation)."""
         for metric in self._metrics():
-            metric.reset()
+            if metric is not self.real_features:
+                metric.reset()
         self.counts.reset_fake()
 
     def reset(self) -> None:

