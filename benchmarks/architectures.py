@@ -22,6 +22,7 @@ precision, recall, density, coverage. Sample grids of seed 0 go to ``docs/figure
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -50,6 +51,7 @@ from lightning_gan.metrics.sampling import generated_batches, seeded_rng
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("fid", "precision", "recall", "density", "coverage")
 EVAL_SEED = 1000
+FEATURE_NET = ROOT / "lightning_gan" / "weights" / "digit_net_mnist.pt"  # the "mnist" space
 
 
 def build(arm: str) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -163,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         "samples": args.samples,
         "reals": len(real),
         "feature_space": "mnist",
+        "feature_net_sha256": hashlib.sha256(FEATURE_NET.read_bytes()).hexdigest()[:16],
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "torch": torch.__version__,
         "rows": rows,

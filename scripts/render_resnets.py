@@ -91,7 +91,8 @@ def architectures(results_dir: Path) -> str:
         f"{data['threads']} thread, one run at a time, seeds {', '.join(map(str, seeds))}; "
         f"{data['samples']} samples (centre 28×28) against the {data.get('reals', 5000)} real "
         "digits in the "
-        f'`"{data["feature_space"]}"` feature space; hinge, n_critic 1, Adam 2e-4, betas '
+        f'`"{data["feature_space"]}"` feature space (the sanity-checked digit net, weights sha256 '
+        f"{data.get('feature_net_sha256', 'n/a')}…); hinge, n_critic 1, Adam 2e-4, betas "
         f"(0, 0.9); {data['machine']}, torch {data['torch']}. Mean ± std over seeds:\n\n"
     )
     verdict = (
