@@ -18,6 +18,7 @@ from lightning_gan.callbacks import (
     Packing,
     R1Penalty,
     R2Penalty,
+    RothPenalty,
     SampleLogger,
     SampleWriter,
     SpectralNorm,
@@ -62,6 +63,11 @@ from lightning_gan.nets import (
     SNGANDiscriminator,
     SNGANGenerator,
 )
+from lightning_gan.reliability import (
+    AtomicCheckpointIO,
+    CheckpointWriteError,
+    PreemptionCheckpoint,
+)
 from lightning_gan.step.records import DStep, GStep, NetworkRecord
 
 __all__ = [
@@ -89,6 +95,7 @@ __all__ = [
     "ModeCoverageCallback",
     "R1Penalty",
     "R2Penalty",
+    "RothPenalty",
     "SampleLogger",
     "SpectralNorm",
     "UnrolledDiscriminator",
@@ -96,6 +103,9 @@ __all__ = [
     "WeightPenalty",
     "CheckpointEvaluation",
     "SampleWriter",
+    "AtomicCheckpointIO",
+    "CheckpointWriteError",
+    "PreemptionCheckpoint",
     "EvaluationData",
     "SampleRequests",
     "GANCallback",
