@@ -168,3 +168,19 @@ def test_ckpt_path_last_resumes_past_a_truncated_newest_file(tmp_path: Path) -> 
         cli = _fit(tmp_path / "run", "--ckpt_path=last", "--trainer.max_steps=8")
     assert cli.trainer.global_step == 8
     assert torch.load(good, weights_only=False)["global_step"] == 4  # the good one is intact
+
+
+def test_real_images_in_0_1_with_a_minus_1_1_range_warn_naming_the_setting() -> None:
+    """Images that never go below 0 given to a metric told (-1, 1): a warning naming the fix
+    (not an error: the values are inside the range)."""
+    from lightning_gan.metrics.evaluator import FeatureEvaluator
+
+    evaluator = FeatureEvaluator("digits", ("fid",))
+    images = torch.rand(16, 1, 8, 8)  # ToTensor-style [0, 1] digits
+    with pytest.warns(UserWarning, match=r"look scaled to \[0, 1\].*data_range=\(0, 1\)"):
+        evaluator.check_images(images)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluator.check_images(images * 2 - 1)  # the right range: silent
