@@ -340,3 +340,26 @@ def test_docs_tables_are_rendered_from_the_results_file() -> None:
     assert set(data["compute"]["128"]) == {
         "fid", "kid", "precision_recall", "density_coverage", "prdc", "is"
     }  # fmt: skip
+
+
+def test_inclusive_counts_ties_as_kynkaanniemis_code_does() -> None:
+    """``<`` (prdc, the default) and ``<=`` (Kynkäänniemi et al.'s code) differ only on ties:
+    a generated copy of a real sample lies exactly on the ball of every real sample whose k-th
+    neighbour that sample is."""
+    from lightning_gan.metrics.knn_manifold import manifold_metrics
+
+    g = torch.Generator().manual_seed(0)
+    real, other = torch.randn(60, 4, generator=g), torch.randn(60, 4, generator=g)
+    strict, inclusive = manifold_metrics(real, other), manifold_metrics(real, other, inclusive=True)
+    for key in ("precision", "recall", "density", "coverage"):
+        assert strict[key] == inclusive[key]  # no ties between independent draws
+    copies = real[:20].clone()
+    strict, inclusive = (
+        manifold_metrics(real, copies),
+        manifold_metrics(real, copies, inclusive=True),
+    )
+    d = torch.cdist(real.double(), copies.double())
+    radius5 = torch.cdist(real.double(), real.double()).sort(dim=1).values[:, 5]
+    assert float(inclusive["density"]) == pytest.approx((d <= radius5[:, None]).sum().item() / 100)
+    assert float(strict["density"]) == pytest.approx((d < radius5[:, None]).sum().item() / 100)
+    assert inclusive["density"] > strict["density"]

@@ -11,7 +11,10 @@ Definitions (the ``prdc`` package, Naeem et al. 2020, is the reference implement
   sample, divided by k; **coverage**: the share of real balls that contain at least one
   generated sample (its nearest generated sample is closer than its radius).
 
-"Inside" is strict (``distance < radius``), as in ``prdc``. Why not torch-fidelity's
+"Inside" is strict (``distance < radius``) by default, as in ``prdc`` (Naeem et al.'s reference
+code, the reference for all four numbers here); ``inclusive=True`` counts ``distance <= radius``
+as Kynkäänniemi et al.'s original precision/recall code does. The two differ only on exact ties
+(identical samples, e.g. a repeated image). Why not torch-fidelity's
 ``metric_prc``: it has precision/recall only, so density/coverage would need the real radii and
 the real-fake distances a second time; its "save RAM" mode still holds ``batch x N`` blocks and
 copies every distance block to the CPU; and it counts ``distance <= radius``. Here one pass over
@@ -90,12 +93,15 @@ def manifold_metrics(
     block_size: int = DEFAULT_BLOCK,
     dtype: torch.dtype | None = None,
     real_radii: dict[int, Tensor] | None = None,
+    inclusive: bool = False,
 ) -> dict[str, Tensor]:
     """Precision/recall (``precision_k``) and density/coverage (``density_k``) of ``fake`` against
     ``real`` (features ``[N, F]`` and ``[M, F]``); ``None`` skips a pair.
 
     Args:
         real_radii: the real radii from an earlier call (``knn_radii(real, ks)``) to reuse.
+        inclusive: count ``distance <= radius`` as inside (Kynkäänniemi et al.'s code) instead
+            of ``<`` (``prdc``, the default).
 
     Returns:
         ``{"precision", "recall"}`` and/or ``{"density", "coverage"}`` as float64 scalars, and
@@ -123,14 +129,15 @@ def manifold_metrics(
         r_dc = real_radii[density_k]
         balls_per_fake = torch.zeros(m, dtype=torch.long, device=fake.device)
         nearest_fake = torch.full((n,), float("inf"), dtype=dtype, device=real.device)
+    inside = torch.le if inclusive else torch.lt
     for rows in _blocks(n, block_size):
         for cols in _blocks(m, block_size):
             d = pairwise_distances(real[rows], fake[cols])  # [real block, fake block]
             if precision_k is not None:
-                fake_in_real[cols] |= (d < r_pr[rows, None]).any(dim=0)
-                real_in_fake[rows] |= (d < fake_radius[None, cols]).any(dim=1)
+                fake_in_real[cols] |= inside(d, r_pr[rows, None]).any(dim=0)
+                real_in_fake[rows] |= inside(d, fake_radius[None, cols]).any(dim=1)
             if density_k is not None:
-                balls_per_fake[cols] += (d < r_dc[rows, None]).sum(dim=0)
+                balls_per_fake[cols] += inside(d, r_dc[rows, None]).sum(dim=0)
                 nearest_fake[rows] = torch.minimum(nearest_fake[rows], d.min(dim=1).values)
     out: dict[str, Tensor] = {}
     if precision_k is not None:
@@ -138,7 +145,7 @@ def manifold_metrics(
         out["recall"] = real_in_fake.double().mean()
     if density_k is not None:
         out["density"] = balls_per_fake.double().mean() / density_k
-        out["coverage"] = (nearest_fake < r_dc).double().mean()
+        out["coverage"] = inside(nearest_fake, r_dc).double().mean()
     out["real_radii"] = real_radii  # type: ignore[assignment]
     return out
 
@@ -157,6 +164,8 @@ class NearestNeighbourMetric(Metric):
             computed once) across ``reset()``, as torchmetrics' FID does.
         block_size: side of the distance tiles (memory ``~ 3 * block^2 * 8`` bytes).
         dtype: distance precision (float64: decisions agree with ``prdc``).
+        inclusive: ``distance <= radius`` counts as inside (Kynkäänniemi et al.'s code);
+            default ``False``: ``<``, as ``prdc``.
     """
 
     full_state_update = False
@@ -172,9 +181,11 @@ class NearestNeighbourMetric(Metric):
         reset_real_features: bool = True,
         block_size: int = DEFAULT_BLOCK,
         dtype: torch.dtype = torch.float64,
+        inclusive: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.inclusive = bool(inclusive)
         for name, k in (("precision_k", precision_k), ("density_k", density_k)):
             if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
                 raise ValueError(f"{name} must be an integer >= 1, got {k!r}.")
@@ -214,6 +225,7 @@ class NearestNeighbourMetric(Metric):
             self.block_size,
             self.distance_dtype,
             radii,
+            self.inclusive,
         )
         self._radii, self._radii_n = out.pop("real_radii"), real.shape[0]  # type: ignore[assignment]
         return out
