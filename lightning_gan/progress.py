@@ -98,7 +98,8 @@ def use_optimizer_step_axis(trainer: Any) -> None:
     log_metrics = connector.log_metrics
 
     def on_optimizer_steps(metrics: dict, step: int | None = None) -> None:
-        if step is None and "step" not in metrics:
+        # An empty write is a no-op for Lightning: keep it one (no epoch-only rows).
+        if metrics and step is None and "step" not in metrics:
             metrics = {**metrics, "step": trainer.global_step}
             metrics.setdefault("epoch", trainer.current_epoch)
         log_metrics(metrics, step)
