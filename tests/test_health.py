@@ -404,10 +404,13 @@ def test_recall_signal_stays_quiet_on_a_healthy_run() -> None:
 
 
 def test_recall_signal_fires_on_a_partial_collapse_the_diversity_ratio_misses() -> None:
+    # The digits feature space that scores noise as noise (issue 21) gives this young generator
+    # a recall near 0.1 before the collapse (about 0.25 in the earlier space): count falls from
+    # a best of 0.05.
     with pytest.warns(UserWarning, match=r"mode_collapse at generator step 200 .*recall 0 \(best"):
-        health, metrics = _digits_run(175, collapse_signal="recall")
+        health, metrics = _digits_run(175, collapse_signal="recall", collapse_min_best=0.05)
     recall = {h["step"]: h["eval/recall"] for h in metrics.history}
-    assert recall[150] > 0.2 and recall[175] < 0.01 and recall[200] < 0.01
+    assert recall[150] > 0.05 and recall[175] < 0.01 and recall[200] < 0.01
     assert health.fired_at["mode_collapse"] == 200  # the second collapsed evaluation
     # the default signal would not have fired: 4 distinct digits look diverse pixel-wise
     assert min(s["diversity_ratio"] for s in health.signals) > 0.5 > health.collapse_ratio
