@@ -249,7 +249,12 @@ class CheckpointEvaluation(Callback):
                 start += len(fake)
         values = self.evaluator.compute()
         out = {f"eval/{name}": float(value) for name, value in values.items()}
-        self.baseline = self.evaluator.real_vs_real() if self.real_vs_real else {}
+        self.baseline = {}
+        if self.real_vs_real:
+            try:
+                self.baseline = self.evaluator.real_vs_real()
+            except ValueError as err:  # too few real images to split (k-NN, KID subsets)
+                rank_zero_warn(f"CheckpointEvaluation: no real-vs-real row: {err}")
         from lightning_gan.metrics.evaluator import format_table
 
         self.table = format_table(

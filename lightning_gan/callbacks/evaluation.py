@@ -239,7 +239,11 @@ class FeatureMetrics(PeriodicEvaluation):
             return {k: v for k, v in out.items() if not k.startswith("eval/kid_norm")}
         if self.real_vs_real:
             if not self.baseline:
-                self.baseline = evaluator.real_vs_real()
+                try:
+                    self.baseline = evaluator.real_vs_real()
+                except ValueError as err:  # too few real samples to split in two
+                    rank_zero_warn(f"{type(self).__name__}: no real-vs-real row: {err}")
+                    self.baseline = {"n_real_vs_real": 0.0}
             out.update({f"eval/real_vs_real/{k}": v for k, v in self.baseline.items()})
             table = format_table(
                 values, self.baseline, self.features_name, self.n_samples, self._n_real

@@ -216,7 +216,15 @@ class InceptionFeatures(nn.Module):
     With ``logits=True`` the same pass also returns the 1008 ``logits_unbiased`` that Inception
     Score uses (torch-fidelity's and torchmetrics' choice); that needs weights with a classifier,
     which :func:`inception_has_classifier` checks.
+
+    On CPU the images go through in chunks of ``cpu_batch`` (32) whatever the caller's batch:
+    at 299x299 the early activations of 250 images are ~1.4 GB per layer, and the network ran
+    ~30% slower at batch 250 than at 32 (memory-bound; ``benchmarks/inception_cpu.py``), which
+    made the evaluator slower than torch-fidelity's own pass (batch 64). GPUs keep the batch.
     """
+
+    #: images per forward on CPU (see the class docstring)
+    cpu_batch: int = 32
 
     num_features: int = 2048
     num_logits: int = 1008
@@ -261,17 +269,25 @@ class InceptionFeatures(nn.Module):
         img = (x01 * 255.0).round().to(torch.uint8)
         return img.expand(-1, 3, -1, -1) if img.shape[1] == 1 else img
 
+    def _run(self, x: Tensor) -> list[Tensor]:
+        """``self.net`` on ``x`` in chunks (CPU) -> its outputs, concatenated per output."""
+        img = self.to_uint8_rgb(x)
+        chunks = img.split(self.cpu_batch) if img.device.type == "cpu" else (img,)
+        # torchmetrics' NoTrainInceptionV3.forward returns only the first requested output;
+        # its _torch_fidelity_forward returns all of them (features, then logits)
+        outs = [self.net._torch_fidelity_forward(chunk) for chunk in chunks]
+        return [torch.cat(parts).reshape(x.shape[0], -1) for parts in zip(*outs, strict=True)]
+
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
-        out = self.net(self.to_uint8_rgb(x))
-        return (out[0] if self.logits else out).float()
+        return self._run(x)[0].float()
 
     @torch.no_grad()
     def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Pool features ``[B, 2048]`` and ``logits_unbiased`` ``[B, 1008]`` from one pass."""
         if not self.logits:
             raise RuntimeError("Built with logits=False: build InceptionFeatures(logits=True).")
-        feats, logits = self.net(self.to_uint8_rgb(x))
+        feats, logits = self._run(x)
         return feats.float(), logits.float()
 
 
