@@ -243,9 +243,20 @@ def main() -> None:
                     print(f"trained {arm} n={n} seed={seed}: {meta['train_cpu_seconds']} CPU s, "
                           f"r_t {meta['rt_curve'][-1:]}", flush=True)  # fmt: skip
         return
+    # Records already evaluated with the same feature weights are kept, not recomputed.
+    done = {
+        (r["arm"], r["n_images"], r["seed"], r["batches"]): r
+        for r in (json.loads(RESULTS.read_text()) if RESULTS.exists() else [])
+        if r["settings"].get("features_sha256") == _features_id()
+    }
     records = []
     for folder in sorted(CACHE.glob("*")):
         if (folder / "meta.json").exists():
+            meta = json.loads((folder / "meta.json").read_text())
+            key = (meta["arm"], meta["n_images"], meta["seed"], meta["batches"])
+            if key in done:
+                records.append(done[key])
+                continue
             record = evaluate(folder, args.eval_samples, args.final_samples)
             best, final = record["best_fid"], record["final_fid"]
             print(f"{folder.name}: best FID {best:.1f} at {record['best_at']}, final {final:.1f}, "

@@ -22,6 +22,12 @@ def _mean(values: list[float], digits: int) -> str:
     return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
+def _samples(counts: dict | None) -> str:
+    if not counts:
+        return "generated samples: not recorded"
+    return f"{counts['curve']} generated samples per curve point, {counts['final']} at the end"
+
+
 def _settings(record: dict) -> str:
     own = {k: v for k, v in record["settings"].items() if k not in SHARED}
     return ", ".join(f"{k} {v}" for k, v in own.items()) or "-"
@@ -39,8 +45,8 @@ def limited_data(results: Path) -> str:
         f"{shared.get('loss')} loss, lr {shared.get('lr')}, betas {shared.get('betas')}; FID / "
         f"precision / recall / density / coverage in the {shared.get('features')} space "
         f"(weights sha256 {shared.get('features_sha256')}), against all 5000 MNIST5k digits; "
-        f"curve points {shared.get('eval_samples')}. `min<final` counts the seeds whose FID "
-        "curve rose after its minimum.\n",
+        f"{_samples(shared.get('eval_samples'))}. `min<final` counts the seeds whose FID curve "
+        "rose after its minimum.\n",
         "| N | arm | settings | seeds | best FID (batch) | final FID | min<final | precision "
         "| recall | density | coverage | r_t final | p final |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
