@@ -298,6 +298,15 @@ DATASETS: dict[str, Dataset] = {
 
 
 # ------------------------------------------------------------------------------- evaluation
+def _weights_id() -> str:
+    """The shipped MNIST digit net's file digest (both image spaces use it): FIDs from
+    different weights do not compare."""
+    import hashlib
+
+    path = Path(__file__).resolve().parents[1] / "lightning_gan" / "weights" / "digit_net_mnist.pt"
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
 @torch.no_grad()
 def _digit_histogram(gan: Any, n: int, seed: int) -> tuple[Tensor, Tensor]:
     """Digit classes of ``n`` samples (shipped MNIST classifier) and the samples' features."""
@@ -334,6 +343,7 @@ def evaluate(gan: GAN, name: str, data: LightningDataModule, n: int, seed: int) 
         out["kl"] = float(reverse_kl(counts, torch.ones(10)))
         metrics = _feature_metrics(images, real, "mnist")
         out |= {"fid": metrics["fid"], "precision": metrics["precision"]}
+        out["fid_features"] = f"mnist@{_weights_id()}"
         out["recall"] = metrics["recall"]
         return out
     metric = coverage_for(data)
@@ -349,6 +359,7 @@ def evaluate(gan: GAN, name: str, data: LightningDataModule, n: int, seed: int) 
         reference = StackedMNIST(n_samples=10_000, seed=12_345).dataset  # unlike training's
         real = torch.stack([reference[i][0] for i in range(len(reference))])
         out["fid"] = _feature_metrics(torch.cat(images), real, "stacked_mnist")["fid"]
+        out["fid_features"] = f"mnist@{_weights_id()}"
     else:
         out["hq_fraction"] = float(result["hq_fraction"])
     return out

@@ -70,7 +70,7 @@ CONFIGS = {
 
 def best_arm(rows: list[dict], has_target: bool) -> str:
     """The arm that did best: most seeds meeting the target, then the lowest mean KL (with no
-    target: the lowest mean FID)."""
+    target: the lowest mean FID among the rows in the first row's feature space)."""
 
     def score(arm: str) -> tuple:
         group = [r for r in rows if r["arm"] == arm]
@@ -81,6 +81,9 @@ def best_arm(rows: list[dict], has_target: bool) -> str:
         fids = [r["fid"] for r in group if r.get("fid") is not None]
         return (sum(fids) / len(fids) if fids else math.inf, mean_kl)
 
+    if not has_target:  # FIDs compare only within one feature space (the first row's)
+        space = rows[0].get("fid_features")
+        rows = [r for r in rows if r.get("fid_features") == space]
     arms = list(dict.fromkeys(r["arm"] for r in rows))
     return min(arms, key=score)
 
