@@ -56,6 +56,16 @@ ARM_NAMES = {
 }
 
 
+def _package_commit(folder: str) -> str:
+    """Which lightning_gan was measured, without the machine's paths: its git commit."""
+    import subprocess
+
+    run = subprocess.run(
+        ["git", "-C", folder, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return f"lightning_gan at commit {run.stdout.strip()}" if run.returncode == 0 else "unknown"
+
+
 def mlp_workload(batch_size: int, hidden: int, steps: int) -> Workload:
     """MLP G and D (depth 3) on the 8-Gaussian ring: small matmuls, framework cost shows."""
     n = batch_size * (steps + 2)  # one epoch: no epoch-end work inside the timed window
@@ -297,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__,
         "cpus": os.cpu_count(),
         "load_average": load_average(),
-        "package": os.path.dirname(lightning_gan.__file__),
+        "package": _package_commit(os.path.dirname(lightning_gan.__file__)),
         "command": " ".join(sys.argv[1:]),
     }
     mlp = mlp_workload(args.mlp_batch, args.mlp_hidden, max(args.mlp_steps, args.remedy_steps))

@@ -18,11 +18,8 @@ NAMES = {
 
 def _settings(record: dict) -> str:
     """The arm's own settings as recorded with the run (the budget and nets are in the title)."""
-    settings = {
-        k: v for k, v in record.get("settings", {}).items() if k not in ("budget", "nets")
-    }
+    settings = {k: v for k, v in record.get("settings", {}).items() if k not in ("budget", "nets")}
     return ", ".join(f"{k} {v}" for k, v in settings.items()) or "-"
-
 
 
 def _ms(values: list[float], digits: int) -> str:

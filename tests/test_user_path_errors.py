@@ -205,9 +205,7 @@ CASES = [
         ValueError,
         r"check that the dataset is not empty",
     ),
-    Case(
-        "truncated checkpoint", _resume_truncated, ValueError, r"cut short.*complete checkpoint"
-    ),
+    Case("truncated checkpoint", _resume_truncated, ValueError, r"cut short.*complete checkpoint"),
     # --- networks --------------------------------------------------------------------------
     Case(
         "generator is a function",
