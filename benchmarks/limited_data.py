@@ -239,6 +239,9 @@ def main() -> None:
         for n in args.n_images:
             for arm in args.arms:
                 for seed in args.seeds:
+                    done = CACHE / f"{arm}_n{n}_s{seed}_b{args.batches}" / "meta.json"
+                    if done.exists():  # trained before: the cache continues a stopped study
+                        continue
                     meta = train(arm, n, seed, args.batches, args.eval_every)
                     print(f"trained {arm} n={n} seed={seed}: {meta['train_cpu_seconds']} CPU s, "
                           f"r_t {meta['rt_curve'][-1:]}", flush=True)  # fmt: skip
