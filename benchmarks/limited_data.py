@@ -168,6 +168,8 @@ def train(arm: str, n: int, seed: int, batches: int, eval_every: int) -> dict:
     )  # fmt: skip
     start = time.process_time()
     trainer.fit(gan, loader)
+    if gan.d_steps < batches:  # pre-empted (SIGTERM): a partial run must not count as done
+        raise SystemExit(f"{folder.name} stopped at D step {gan.d_steps} of {batches}.")
     meta = {
         "arm": arm, "n_images": n, "seed": seed, "batches": batches,
         "settings": BASE | settings, "train_cpu_seconds": round(time.process_time() - start, 1),
