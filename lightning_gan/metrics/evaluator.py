@@ -48,135 +48,17 @@ from torchmetrics import Metric
 # FrechetInceptionDistance would sync them across ranks again in compute())
 from torchmetrics.image.fid import FrechetInceptionDistance, _compute_fid
 from torchmetrics.image.inception import InceptionScore
-from torchmetrics.utilities.data import dim_zero_cat
 
+from lightning_gan.metrics.evaluator_states import _Counts, _RealFeatures
 from lightning_gan.metrics.feature_nets import FeatureSource, PrecomputedFeatures, resolve_features
 from lightning_gan.metrics.kid import KIDWithNorm, kid_with_norm
 from lightning_gan.metrics.knn_manifold import PRDC, manifold_metrics
-
-METRICS = ("fid", "kid", "precision", "recall", "density", "coverage", "is")
-#: samples per set that published FID/KID/precision-recall numbers use (10k; FID often 50k)
-PROTOCOL_SAMPLES = 10_000
-
-
-def check_metric_names(metrics: Sequence[str]) -> tuple[str, ...]:
-    """The metric names as a tuple; ``ValueError`` naming the valid ones otherwise."""
-    if isinstance(metrics, str):
-        metrics = (metrics,)
-    metrics = tuple(dict.fromkeys(metrics))
-    if not metrics or any(m not in METRICS for m in metrics):
-        raise ValueError(f"metrics must be a non-empty subset of {METRICS}, got {metrics!r}.")
-    return metrics
-
-
-#: (key, column header, scale) of :func:`format_table`; KID on the standardised scale
-TABLE_COLUMNS = (
-    ("fid", "FID", 1.0),
-    ("kid_norm_mean", "KID_norm x1e3", 1e3),
-    ("precision", "precision", 1.0),
-    ("recall", "recall", 1.0),
-    ("density", "density", 1.0),
-    ("coverage", "coverage", 1.0),
-    ("is_mean", "IS", 1.0),
-)
-
-
-def format_table(
-    model: dict[str, float], baseline: dict[str, float] | None, features: str, n_fake: int,
-    n_real: int,
-) -> str:  # fmt: skip
-    """The model's row and the real-vs-real row as a plain-text table (what ``lightning-gan
-    validate|test`` and ``FeatureMetrics`` print).
-
-    KID is printed as ``kid_norm`` x 1000 (KID on standardised features, :mod:`.kid`): raw KID
-    is in the hundreds in the digit spaces and ~1e-2 with Inception, so only the standardised
-    one reads the same across feature spaces.
-    """
-    columns = [(k, h, s) for k, h, s in TABLE_COLUMNS if k in model]
-    label_model = f"model ({n_fake:,} generated vs {n_real:,} real)"
-    rows = [(label_model, model)]
-    if baseline is not None:
-        half = int(baseline.get("n_real_vs_real", 0))
-        rows.append((f"real vs real ({half:,} vs {half:,}, halves of the real set)", baseline))
-    width = max(len(r[0]) for r in rows)
-    head = f"{'features: ' + features:<{width}}" + "".join(f"  {h:>13}" for _, h, _ in columns)
-    lines = [head, "-" * len(head)]
-    for name, values in rows:
-        cells = "".join(
-            f"  {values[k] * scale:>13.4g}" if k in values else f"  {'-':>13}"
-            for k, _, scale in columns
-        )
-        lines.append(f"{name:<{width}}{cells}")
-    return "\n".join(lines)
-
-
-def protocol_warning(metrics: Sequence[str], n_samples: int, who: str) -> str | None:
-    """A message when ``n_samples`` is below the published protocol's count, else ``None``."""
-    if n_samples >= PROTOCOL_SAMPLES:
-        return None
-    return (
-        f"{who}: n_samples={n_samples:,} is below the {PROTOCOL_SAMPLES:,} samples that published "
-        f"{'/'.join(metrics)} numbers use (50,000 for FID in most papers): FID and KID are "
-        "biased upwards and precision/recall/coverage downwards with few samples; compare only "
-        "runs with equal n_samples."
-    )
-
-
-class _RealFeatures(Metric):
-    """The real features, gathered over ranks (``cat``): what :meth:`FeatureEvaluator.real_vs_real`
-    splits in two."""
-
-    full_state_update = False
-    features: list[Tensor]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.add_state("features", [], dist_reduce_fx="cat")
-
-    def update(self, features: Tensor) -> None:
-        self.features.append(features.detach())
-
-    def compute(self) -> Tensor:
-        return dim_zero_cat(self.features)
-
-
-class _Counts(Metric):
-    """Samples seen (real, generated, and per class): summed over ranks."""
-
-    full_state_update = False
-
-    def __init__(self, num_classes: int | None) -> None:
-        super().__init__()
-        k = num_classes or 0
-        self.add_state("real", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
-        self.add_state("fake", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
-        self.add_state("real_per_class", torch.zeros(k, dtype=torch.long), dist_reduce_fx="sum")
-        self.add_state("fake_per_class", torch.zeros(k, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, n: int, real: bool, labels: Tensor | None = None) -> None:
-        if real:
-            self.real += n
-        else:
-            self.fake += n
-        if labels is not None:
-            counts = torch.bincount(labels, minlength=self.real_per_class.numel())
-            if real:
-                self.real_per_class += counts
-            else:
-                self.fake_per_class += counts
-
-    def compute(self) -> dict[str, Tensor]:
-        return {
-            "real": self.real,
-            "fake": self.fake,
-            "real_per_class": self.real_per_class,
-            "fake_per_class": self.fake_per_class,
-        }
-
-    def reset_fake(self) -> None:
-        real, per_class = self.real.clone(), self.real_per_class.clone()
-        self.reset()
-        self.real, self.real_per_class = real, per_class
+from lightning_gan.metrics.reporting import METRICS as METRICS  # re-exported names
+from lightning_gan.metrics.reporting import PROTOCOL_SAMPLES as PROTOCOL_SAMPLES
+from lightning_gan.metrics.reporting import TABLE_COLUMNS as TABLE_COLUMNS
+from lightning_gan.metrics.reporting import check_metric_names
+from lightning_gan.metrics.reporting import format_table as format_table
+from lightning_gan.metrics.reporting import protocol_warning as protocol_warning
 
 
 def _quiet(factory: Any, *args: Any, **kwargs: Any) -> Metric:
