@@ -32,8 +32,8 @@ import torch
 from scipy.stats import spearmanr
 
 from lightning_gan.metrics.digit_classifier import (
-    DigitNet,
     accuracy,
+    digit_net_from_checkpoint,
     held_out_split,
     weights_checkpoint,
 )
@@ -45,16 +45,6 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "results" / "metric_sanity.
 ACCURACY_TOLERANCE = 0.01
 #: smallest accepted Spearman correlation of FID before/after over the sanity sets
 FID_RANK_TOLERANCE = 0.9
-
-
-def _net_from(ckpt: dict[str, Any]) -> DigitNet:
-    net = DigitNet(
-        image_size=int(ckpt["image_size"]),
-        feature_dim=int(ckpt["feature_dim"]),
-        not_digit_class=bool(ckpt.get("not_digit_class", False)),
-    )
-    net.load_state_dict(ckpt["state_dict"])
-    return net.eval().requires_grad_(False)
 
 
 def _checkpoint(net_name: str, weights_dir: Path | None) -> dict[str, Any]:
@@ -99,7 +89,7 @@ def run_space(space: str, weights_dir: Path | None, n: int, kid_subsets: int) ->
     else:
         net_name, channels = DOMAINS[space]
         ckpt = _checkpoint(net_name, weights_dir)
-        net = _net_from(ckpt)
+        net = digit_net_from_checkpoint(ckpt)
         features = DomainFeatures(net, channels=channels)
         info["test_accuracy"] = accuracy(net, *held_out_split(net_name)[2:])
         info["not_digit_class"] = bool(ckpt.get("not_digit_class", False))

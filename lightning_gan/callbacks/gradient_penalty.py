@@ -34,9 +34,11 @@ if TYPE_CHECKING:
     from lightning_gan.module import GAN
 
 
-def input_gradients(discriminator: nn.Module, x: Tensor, labels: Tensor | None = None) -> Tensor:
-    """``grad_x D(x)`` (``grad_x D(x, labels)`` when conditional) per sample, in float32, with
-    the graph kept so a penalty on it trains D.
+def scores_and_input_gradients(
+    discriminator: nn.Module, x: Tensor, labels: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """D's scores ``[B]`` of ``x`` (with ``labels`` when conditional) and ``grad_x`` of them per
+    sample, from one float32 pass, both keeping their graph so a penalty on them trains D.
 
     Summing the scores is exact for the per-sample gradients because sample ``i``'s score
     depends only on sample ``i`` (true for D without batch norm or minibatch-std).
@@ -50,10 +52,16 @@ def input_gradients(discriminator: nn.Module, x: Tensor, labels: Tensor | None =
     with torch.autocast(device_type=x.device.type, enabled=False):
         scores = score(discriminator, x, labels)
         (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
-    return grad
+    return scores, grad
 
 
-def _per_sample_sq_norm(grad: Tensor) -> Tensor:
+def input_gradients(discriminator: nn.Module, x: Tensor, labels: Tensor | None = None) -> Tensor:
+    """``grad_x D(x)`` per sample (see :func:`scores_and_input_gradients`)."""
+    return scores_and_input_gradients(discriminator, x, labels)[1]
+
+
+def per_sample_sq_norm(grad: Tensor) -> Tensor:
+    """``||grad_i||^2`` per sample: a sum of squares, finite in gradient where D is flat."""
     return grad.reshape(grad.shape[0], -1).square().sum(dim=1)
 
 
@@ -149,7 +157,7 @@ class _ZeroCentredPenalty(GANCallback):
         """The unweighted penalty ``E[||grad D(x)||^2]`` for one batch (``labels``: those of
         the penalised side, real for R1 and generated for R2, when conditional)."""
         x = real if self.on_real else fake
-        return _per_sample_sq_norm(input_gradients(discriminator, x, labels)).mean()
+        return per_sample_sq_norm(input_gradients(discriminator, x, labels)).mean()
 
     def discriminator_penalty(self, gan: GAN, d: DStep) -> Tensor | None:
         # `d_steps` counts completed D steps and is checkpointed, so the lazy schedule resumes.

@@ -50,10 +50,13 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
-from lightning_gan.callbacks.gradient_penalty import warn_batch_norm
+from lightning_gan.callbacks.gradient_penalty import (
+    per_sample_sq_norm,
+    scores_and_input_gradients,
+    warn_batch_norm,
+)
 from lightning_gan.callbacks.remedy_checks import check_count, check_unit_interval, check_weight
 from lightning_gan.hooks import GANCallback
-from lightning_gan.step.conditioning import scores as score
 from lightning_gan.step.records import DStep
 
 if TYPE_CHECKING:
@@ -61,32 +64,6 @@ if TYPE_CHECKING:
 
 #: The losses whose D outputs are the logits of ``D = sigmoid(psi)``, as the regulariser assumes.
 LOGISTIC_LOSSES = ("minimax", "non_saturating")
-
-
-def scores_and_input_gradients(
-    discriminator: nn.Module, x: Tensor, labels: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    """D's scores ``[B]`` of ``x`` and ``grad_x`` of them per sample, from one float32 pass.
-
-    The sibling of :func:`~lightning_gan.callbacks.gradient_penalty.input_gradients` for a
-    penalty that needs the scores as well as their input gradient: both come from the same
-    forward, so D runs once, and both keep their graph, so the penalty trains D through each.
-    As there: float32 with autocast off (a squared gradient norm overflows fp16 and loses most
-    of its bits in bf16), and summing the scores gives exact per-sample gradients because
-    sample ``i``'s score depends only on sample ``i`` (no batch norm or minibatch-std in D).
-    """
-    if x.dtype in (torch.float16, torch.bfloat16):
-        x = x.float()
-    x = x.detach().requires_grad_(True)
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        scores = score(discriminator, x, labels)
-        (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
-    return scores, grad
-
-
-def _per_sample_sq_norm(grad: Tensor) -> Tensor:
-    # A sum of squares rather than norm()**2: same value, and a finite gradient where D is flat.
-    return grad.reshape(grad.shape[0], -1).square().sum(dim=1)
 
 
 class RothPenalty(GANCallback):
@@ -171,8 +148,8 @@ class RothPenalty(GANCallback):
         """
         real_logits, real_grad = scores_and_input_gradients(discriminator, real, real_labels)
         fake_logits, fake_grad = scores_and_input_gradients(discriminator, fake, fake_labels)
-        on_real = (1 - torch.sigmoid(real_logits)).square() * _per_sample_sq_norm(real_grad)
-        on_fake = torch.sigmoid(fake_logits).square() * _per_sample_sq_norm(fake_grad)
+        on_real = (1 - torch.sigmoid(real_logits)).square() * per_sample_sq_norm(real_grad)
+        on_fake = torch.sigmoid(fake_logits).square() * per_sample_sq_norm(fake_grad)
         return on_real.mean() + on_fake.mean()
 
     def discriminator_penalty(self, gan: GAN, d: DStep) -> Tensor | None:

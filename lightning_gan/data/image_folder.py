@@ -5,23 +5,23 @@ size the training set cannot fill) is found in ``setup``, before the first step,
 the message: a corrupt file found at step 40,000 costs a run.
 
 The folder also decides the shapes: ``channels`` and ``image_size`` default to what the images
-are (:func:`infer_channels`, :func:`infer_image_size`), so the networks the CLI links to them are
+are (:mod:`.image_shapes`), so the networks the CLI links to them are
 built for the data instead of for a guess in a config file.
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
 from pathlib import Path
 
 import torch
 from lightning import LightningDataModule
 from lightning.pytorch.utilities import rank_zero_info
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from lightning_gan.data.image_shapes import NET_SIZES as NET_SIZES  # re-exported
+from lightning_gan.data.image_shapes import infer_channels, infer_image_size
 from lightning_gan.data.images import (
     IMAGE_EXTENSIONS,
     check_image,
@@ -31,16 +31,9 @@ from lightning_gan.data.images import (
 )
 from lightning_gan.data.loader import eval_loader, fitting, shuffled_loader
 from lightning_gan.data.splits import stratified_split
-from lightning_gan.nets.dcgan import _LAYOUTS
 
 _CHECKS = ("full", "header")
 _MAX_LISTED = 5
-#: Image sides the reference DCGAN nets are built for: an inferred ``image_size`` is one of them.
-NET_SIZES: tuple[int, ...] = tuple(sorted(_LAYOUTS))
-#: Headers read to infer channels and size (evenly spaced over the files when there are more).
-MAX_HEADERS = 10_000
-#: PIL modes without colour: such a folder trains as 1 channel (``"LA"``: its alpha is dropped).
-_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 
 class ImageFiles(Dataset[tuple[Tensor, int]]):
@@ -155,63 +148,6 @@ def check_files(files: list[str], full: bool = True) -> None:
             f"{len(bad)} of {len(files)} image files cannot be decoded: {listed}{more}. Delete or "
             "re-save these files."
         )
-
-
-def _headers(files: list[str]) -> list[tuple[str, tuple[int, int]]]:
-    """``(mode, (width, height))`` of up to :data:`MAX_HEADERS` files, evenly spaced.
-
-    Header reads only (about 20 us a PNG); a file whose header cannot be read is left out here
-    and named by ``setup``'s check.
-    """
-    step = max(1, -(-len(files) // MAX_HEADERS))
-    found = []
-    for path in files[::step]:
-        try:
-            with Image.open(path) as image:
-                grey = image.mode in _GREY_MODES or (
-                    image.mode == "P" and _grey_palette(image.getpalette())
-                )
-                found.append(("L" if grey else "RGB", image.size))
-        except (OSError, SyntaxError, ValueError):
-            continue
-    return found
-
-
-def _grey_palette(palette: list[int] | None) -> bool:
-    rgb = palette or []
-    return all(rgb[i] == rgb[i + 1] == rgb[i + 2] for i in range(0, len(rgb) - 2, 3))
-
-
-def infer_channels(files: list[str]) -> int:
-    """1 when every image read is greyscale (``L``, ``LA``, 16-bit, grey palettes), else 3.
-
-    One colour image makes the folder RGB; RGBA and other transparency is composited on black
-    (see :mod:`lightning_gan.data.images`), so it never adds a fourth channel.
-    """
-    headers = _headers(files)
-    return 1 if headers and all(mode == "L" for mode, _ in headers) else 3
-
-
-def infer_image_size(files: list[str], sizes: tuple[int, ...] = NET_SIZES) -> tuple[int, str]:
-    """``(image_size, why)``: the shorter side of the most common image size, rounded down to
-    one of ``sizes`` (the reference nets' sides: 8, 28, 32), or the smallest of them when the
-    images are smaller still.
-
-    Rounded down because resizing down keeps the content and costs less, while resizing up adds
-    no detail; ``why`` states the rule with the numbers, for the log line.
-    """
-    headers = _headers(files)
-    if not headers:
-        return max(sizes), f"no image header could be read; using {max(sizes)}"
-    (width, height), count = Counter(size for _, size in headers).most_common(1)[0]
-    side = min(width, height)
-    fitting_sizes = [s for s in sizes if s <= side]
-    size = max(fitting_sizes) if fitting_sizes else min(sizes)
-    share = f"{count} of {len(headers)} images read"
-    why = f"most common size {width}x{height} ({share})"
-    if size != side:
-        why += f", shorter side {side} rounded to {size}, a size the nets support"
-    return size, why
 
 
 class ImageFolder(LightningDataModule):

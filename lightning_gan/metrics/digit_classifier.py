@@ -154,7 +154,12 @@ def weights_checkpoint(name: str) -> dict[str, Any]:
 
 def load_digit_net(name: str = "mnist") -> DigitNet:
     """The shipped classifier ``name`` ("mnist" 28x28 or "digits" 8x8), frozen, in eval mode."""
-    ckpt = weights_checkpoint(name)
+    return digit_net_from_checkpoint(weights_checkpoint(name))
+
+
+def digit_net_from_checkpoint(ckpt: dict) -> DigitNet:
+    """A :class:`DigitNet` built and loaded from a checkpoint dict, frozen, in eval mode (also
+    for weights other than the shipped ones, e.g. the earlier nets the sanity benchmark reads)."""
     net = DigitNet(
         image_size=int(ckpt["image_size"]),
         feature_dim=int(ckpt["feature_dim"]),
