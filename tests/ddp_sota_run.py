@@ -89,3 +89,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    # Tear gloo down before the interpreter does: its threads dying at exit abort the
+    # process now and then ("terminate called without an active exception").
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()

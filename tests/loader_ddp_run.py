@@ -75,3 +75,9 @@ def main(out: Path, mode: str) -> None:
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]), sys.argv[2])
+    # Tear gloo down before the interpreter does: its threads dying at exit abort the
+    # process now and then ("terminate called without an active exception").
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
