@@ -54,7 +54,7 @@ _README = (
     (
         "`LeCamRegularization`",
         "LeCamRegularization",
-        "`weight=0.3`, `ema_decay=0.99`, `one_sided=False`, `warmup=0`",
+        "`weight=0.3`, `ema_decay=0.99`, `one_sided=True`, `warmup=0`",
         "pulls D's real/fake scores towards EMA anchors of the other side's, bounding D's "
         "drift with little data; the anchors' EMA is zero-debiased as in the authors' code, "
         "rank-averaged and checkpointed (Tseng et al. 2021)",

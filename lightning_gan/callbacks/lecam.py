@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 class LeCamRegularization(GANCallback):
-    """``weight * (E||D(x) - alpha_F||^2 + E||D(G(z)) - alpha_R||^2)``, EMA anchors.
+    """``weight * (E[relu(D(x) - alpha_F)^2] + E[relu(alpha_R - D(G(z)))^2])``, EMA anchors.
 
     Args:
         weight: lambda (the paper: 0.3 on CIFAR with BigGAN; 0.01-0.1 with StyleGAN2).
@@ -38,9 +38,11 @@ class LeCamRegularization(GANCallback):
             code (``ema_losses(start_itr=1000)``, ``LC`` applied only after it): for ``N`` steps
             the anchors follow the current means and the penalty is off, then the EMA continues
             from there. (That code's EMA decays at 0.9; pass ``ema_decay=0.9`` to match it.)
-        one_sided: ``False`` (default) is the paper's formula above. ``True`` is the authors'
-            code (google/lecam-gan), which penalises only scores beyond the anchor:
-            ``E[relu(D(x) - alpha_F)^2] + E[relu(alpha_R - D(G(z)))^2]``.
+        one_sided: ``True`` (default) is the authors' code, both their BigGAN
+            (``losses.lecam_reg``) and StyleGAN2 (``lecam_loss.py``) implementations, which
+            penalise only scores beyond the anchor:
+            ``E[relu(D(x) - alpha_F)^2] + E[relu(alpha_R - D(G(z)))^2]``. ``False`` is the
+            paper's formula above (eq. 3), which also pulls scores that are already inside.
 
     The scores are those of the D step itself (``d.real_scores``), so the penalty costs no
     extra forward. Each D step first moves the anchors towards this step's mean scores, averaged
@@ -58,7 +60,7 @@ class LeCamRegularization(GANCallback):
         self,
         weight: float = 0.3,
         ema_decay: float = 0.99,
-        one_sided: bool = False,
+        one_sided: bool = True,
         warmup: int = 0,
     ):
         super().__init__()
