@@ -266,8 +266,69 @@ def feature_nets(results_dir: Path) -> str:
     return "\n".join(out) + "\n"
 
 
+def fid_agreement(results_dir: Path) -> str:
+    """FID of trained generators in the earlier and the retrained mnist space, side by side."""
+    path = results_dir / "fid_agreement.json"
+    if not path.is_file():
+        return "_Run `python benchmarks/fid_agreement.py` to measure._\n"
+    data = json.loads(path.read_text())
+    finals = sorted((r for r in data["records"] if r["final"]), key=lambda r: (r["arm"], r["seed"]))
+    out = [
+        f"{data['n_all']} generator snapshots (from {data['generators']}), {data['samples']:,} "
+        f"samples each against {data['reference']}, scored in both networks (weights sha256 "
+        f"{data['weights_sha256']['before']} → {data['weights_sha256']['after']}). FID rank "
+        f"agreement (Spearman): **{data['spearman_all']:.3f}** over all snapshots, "
+        f"**{data['spearman_final']:.3f}** over the {data['n_final']} runs' final snapshots "
+        "(what the evidence tables report):",
+        "",
+        "| run (arm, seed) | final FID, earlier net | final FID, retrained net |",
+        "|---|---|---|",
+    ]
+    out += [f"| `{r['arm']}`, {r['seed']} | {r['before']:.1f} | {r['after']:.1f} |" for r in finals]
+    return "\n".join(out) + "\n"
+
+
 SECTIONS["feature_space_sanity"] = feature_space_sanity
 SECTIONS["feature_nets"] = feature_nets
+SECTIONS["fid_agreement"] = fid_agreement
+
+_K_TITLES = {"gaussian_16": "one Gaussian, 16-d", "gaussian_64": "one Gaussian, 64-d",
+             "gaussian_256": "one Gaussian, 256-d"}  # fmt: skip
+
+
+def precision_k(results_dir: Path) -> str:
+    """Real-vs-real precision / recall / density / coverage at several k, per space."""
+    path = results_dir / "precision_k.json"
+    if not path.is_file():
+        return "_Run `python benchmarks/precision_k.py` to measure._\n"
+    data = json.loads(path.read_text())
+    ks = data["ks"]
+    out = [
+        "| Two samples of one distribution | n per set | dim | "
+        + " | ".join(f"P / R / D / C at k={k}" for k in ks)
+        + " |",
+        "|---|---|---|" + "---|" * len(ks),
+    ]
+    for name, row in data["rows"].items():
+        title = _SPACE_TITLES.get(name, _K_TITLES.get(name, name))
+        if "skipped" in row:
+            out.append(f"| {title} | skipped: {row['skipped']} | |" + " |" * len(ks))
+            continue
+        cells = [
+            " / ".join(f"{row['by_k'][str(k)][m]:.2f}"
+                       for m in ("precision", "recall", "density", "coverage"))
+            for k in ks
+        ]  # fmt: skip
+        out.append(f"| {title} | {row['n']:,} | {row['dim']} | " + " | ".join(cells) + " |")
+    out.append("")
+    out.append(
+        "P precision, R recall, D density, C coverage; the real sets are the sanity suite's "
+        f"(disjoint halves of the space's data), `distance < radius`; torch {data['torch']}."
+    )
+    return "\n".join(out) + "\n"
+
+
+SECTIONS["precision_k"] = precision_k
 
 
 def inception_cpu(results_dir: Path) -> str:
