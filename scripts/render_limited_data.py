@@ -11,7 +11,7 @@ import json
 import statistics
 from pathlib import Path
 
-ORDER = ("none", "diffaugment", "ada", "ada_fast", "bcr", "lecam")
+ORDER = ("none", "diffaugment", "ada", "ada_fast", "bcr", "bcr_translation", "lecam")
 SHARED = ("nets", "loss", "lr", "betas", "batch_size", "features", "features_sha256",
           "eval_samples")  # fmt: skip
 
