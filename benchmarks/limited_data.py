@@ -26,7 +26,10 @@ Arms, each at its authors' settings (``settings`` in every record):
   mirrored digit is not a digit, so the flip asks D for an invariance MNIST does not have;
 * ``lecam``: Tseng et al.'s LeCam regulariser at their hinge-loss (BigGAN-CIFAR) code's
   settings: weight 0.3, the relu (one-sided) form, anchors an EMA of decay 0.9 that starts
-  after 1000 D steps, the penalty off before.
+  after 1000 D steps, the penalty off before;
+* ``none_sn``, ``bcr_sn``, ``lecam_sn``: diagnostics with a spectrally normalised D (the
+  discriminators of bCR's and LeCam's authors are SNGAN / BigGAN ones), each remedy compared
+  with ``none_sn``.
 
 Writes ``docs/results/limited_data.json``: a list of ``{"arm", "n_images", "seed", "batches",
 "settings", "fid_curve": [[batch, fid], ...], "best_fid", "final_fid", "precision", "recall",
@@ -59,6 +62,7 @@ from lightning_gan import (
     DiffAugment,
     GANCallback,
     LeCamRegularization,
+    SpectralNorm,
 )
 from lightning_gan.data.mnist5k import load_mnist5k
 
@@ -112,6 +116,37 @@ ARMS: dict[str, tuple[dict[str, Any], Any]] = {
         },
         lambda: [LeCamRegularization(weight=0.3, ema_decay=0.9, warmup=1000, one_sided=True)],
     ),
+    # Diagnostics for bCR and LeCam: their authors' discriminators are spectrally normalised
+    # (SNGAN / BigGAN), this study's is not. Each *_sn arm is compared with none_sn.
+    "none_sn": (
+        {"d_normalisation": "spectral norm (SpectralNorm callback)", "role": "diagnostic"},
+        lambda: [SpectralNorm()],
+    ),
+    "bcr_sn": (
+        {
+            "weight_real": 10.0,
+            "weight_fake": 10.0,
+            "policy": "flip,translation",
+            "padding": "reflect",
+            "d_normalisation": "spectral norm",
+            "role": "diagnostic",
+        },
+        lambda: [SpectralNorm(), ConsistencyRegularization(weight=10.0)],
+    ),  # fmt: skip
+    "lecam_sn": (
+        {
+            "weight": 0.3,
+            "ema_decay": 0.9,
+            "warmup": 1000,
+            "form": "one-sided (relu)",
+            "d_normalisation": "spectral norm",
+            "role": "diagnostic",
+        },
+        lambda: [
+            SpectralNorm(),
+            LeCamRegularization(weight=0.3, ema_decay=0.9, warmup=1000, one_sided=True),
+        ],
+    ),  # fmt: skip
 }
 BASE = {
     "nets": "DCGAN 28x28, width 32, D without normalisation",
@@ -286,26 +321,57 @@ def main() -> None:
     print(f"wrote {RESULTS.relative_to(ROOT)} ({len(records)} records) and {FIGURE.name}")
 
 
+def baseline_of(arm: str) -> str:
+    """The arm a remedy is compared with: the same discriminator without the remedy."""
+    return "none_sn" if arm.endswith("_sn") and arm != "none_sn" else "none"
+
+
 def plot(records: list[dict], path: Path) -> None:
-    """FID and r_t over training, one colour per arm, one line per seed."""
+    """One panel per remedy: its FID curves (one line per seed) over the unaugmented run's on
+    the same seeds (grey), then every run's ``r_t``; seed s is line style s in every panel."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 3.6))
+    arms = [a for a in ARMS if a != "none" and any(r["arm"] == a for r in records)]
+    cols = 4
+    rows = -(-(len(arms) + 1) // cols)
+    fig = Figure(figsize=(3.0 * cols, 2.6 * rows))
     FigureCanvasAgg(fig)
-    ax_fid, ax_rt = fig.subplots(1, 2)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    styles = ("-", "--", ":")
+    for ax, arm in zip(axes, arms, strict=False):
+        i = list(ARMS).index(arm)
+        baseline = baseline_of(arm)
+        for r in (r for r in records if r["arm"] == baseline):
+            ax.plot(*zip(*r["fid_curve"], strict=True), color="0.6", lw=1,
+                    ls=styles[r["seed"] % 3])  # fmt: skip
+        for r in (r for r in records if r["arm"] == arm):
+            ax.plot(*zip(*r["fid_curve"], strict=True), color=f"C{i}", lw=1.3,
+                    ls=styles[r["seed"] % 3], label=f"seed {r['seed']}")  # fmt: skip
+        ax.set(title=f"{arm} (grey: {baseline})", yscale="log", xlabel="batches")
+        ax.title.set_fontsize(8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    axes[0].set_ylabel("FID (mnist features)")
+    ax_rt = axes[len(arms)]
     for i, arm in enumerate(ARMS):
         for r in (r for r in records if r["arm"] == arm):
-            label = arm if r["seed"] == min(x["seed"] for x in records if x["arm"] == arm) else None
-            ax_fid.plot(*zip(*r["fid_curve"], strict=True), color=f"C{i}", lw=1, label=label)
             if r["rt_curve"]:
-                ax_rt.plot(*zip(*r["rt_curve"], strict=True), color=f"C{i}", lw=0.8)
+                label = (
+                    arm if r["seed"] == min(x["seed"] for x in records if x["arm"] == arm) else None
+                )
+                ax_rt.plot(*zip(*r["rt_curve"], strict=True), color="0.6" if i == 0 else f"C{i}",
+                           lw=0.7, label=label)  # fmt: skip
     ax_rt.axhline(0.6, color="k", ls=":", lw=0.8)
-    ax_fid.set(xlabel="batches (D steps)", ylabel="FID (mnist features)", yscale="log")
-    ax_rt.set(xlabel="batches (D steps)", ylabel="r_t = E[sign D(real)] (dotted: 0.6)")
-    ax_fid.legend(fontsize=7)
+    ax_rt.set(title="r_t = E[sign D(real)] (dotted: 0.6)", xlabel="batches")
+    ax_rt.title.set_fontsize(8)
+    ax_rt.tick_params(labelsize=7)
+    ax_rt.legend(fontsize=5, ncol=2)
+    for ax in axes[len(arms) + 1 :]:
+        ax.set_visible(False)
     n = ", ".join(str(x) for x in sorted({r["n_images"] for r in records}))
-    fig.suptitle(f"MNIST5k subset of {n} images: FID and ADA's overfitting signal", fontsize=9)
+    fig.suptitle(f"MNIST5k subset of {n} images: FID over training per remedy, and ADA's "
+                 "overfitting signal", fontsize=9)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 

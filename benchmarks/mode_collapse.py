@@ -258,7 +258,7 @@ DATASETS: dict[str, Dataset] = {
             ),
             "ema_batch512_2x": _twice(_EMA_BATCH512),
             "pacgan4": _pacgan(4),
-            "pacgan4_paper": _pacgan_paper(4, 40_000),
+            "pacgan4_paper": _pacgan_paper(4, 20_000),
         },
     ),
     "stacked_mnist": Dataset(

@@ -11,7 +11,8 @@ import json
 import statistics
 from pathlib import Path
 
-ORDER = ("none", "diffaugment", "ada", "ada_fast", "bcr", "bcr_translation", "lecam")
+ORDER = ("none", "diffaugment", "ada", "ada_fast", "bcr", "lecam", "bcr_translation", "none_sn",
+         "bcr_sn", "lecam_sn")  # fmt: skip
 SHARED = ("nets", "loss", "lr", "betas", "batch_size", "features", "features_sha256",
           "eval_samples")  # fmt: skip
 
@@ -33,6 +34,22 @@ def _settings(record: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in own.items()) or "-"
 
 
+def _versus_none(records: list[dict], group: list[dict]) -> str:
+    """On how many seeds the final and the best FID beat the unaugmented run on those images."""
+    arm = group[0]["arm"]
+    if arm == "none":
+        return "-"
+    base = "none_sn" if arm.endswith("_sn") and arm != "none_sn" else "none"
+    n = group[0]["n_images"]
+    none = {r["seed"]: r for r in records if r["arm"] == base and r["n_images"] == n}
+    paired = [r for r in group if r["seed"] in none]
+    if not paired:
+        return "no baseline"
+    final = sum(r["final_fid"] < none[r["seed"]]["final_fid"] for r in paired)
+    best = sum(r["best_fid"] < none[r["seed"]]["best_fid"] for r in paired)
+    return f"{final}/{len(paired)} ({best}/{len(paired)})"
+
+
 def limited_data(results: Path) -> str:
     path = results / "limited_data.json"
     if not path.exists():
@@ -46,10 +63,12 @@ def limited_data(results: Path) -> str:
         f"precision / recall / density / coverage in the {shared.get('features')} space "
         f"(weights sha256 {shared.get('features_sha256')}), against all 5000 MNIST5k digits; "
         f"{_samples(shared.get('eval_samples'))}. `min<final` counts the seeds whose FID curve "
-        "rose after its minimum.\n",
-        "| N | arm | settings | seeds | best FID (batch) | final FID | min<final | precision "
-        "| recall | density | coverage | r_t final | p final |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "rose after its minimum. `vs none` counts the seeds whose final (best) FID is below "
+        "the unaugmented run's on the same seed, which trains on the same images (`*_sn` arms: "
+        "below `none_sn`'s, the same spectrally normalised D without the remedy).\n",
+        "| N | arm | settings | seed | best FID (batch) | final FID | min<final | vs none: "
+        "final (best) lower | precision | recall | density | coverage | r_t final | p final |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n in sorted({r["n_images"] for r in records}):
         for arm in ORDER:
@@ -62,10 +81,12 @@ def limited_data(results: Path) -> str:
             best = " / ".join(f"{r['best_fid']:.0f} ({r['best_at']})" for r in group)
             final = " / ".join(f"{r['final_fid']:.0f}" for r in group)
             rose = sum(r["best_fid"] < r["final_fid"] for r in group)
+            versus = _versus_none(records, group)
             p = [r["p_final"] for r in group if r.get("p_final") is not None]
             cells = [
-                str(n), f"`{arm}`", _settings(group[0]), str(len(group)), best, final,
-                f"{rose}/{len(group)}",
+                str(n), f"`{arm}`", _settings(group[0]),
+                ", ".join(str(r["seed"]) for r in group), best, final,
+                f"{rose}/{len(group)}", versus,
                 *(_mean([r[k] for r in group], 3) for k in ("precision", "recall", "density",
                                                             "coverage")),
                 _mean([r["rt_final"] for r in group], 2),
