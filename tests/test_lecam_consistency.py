@@ -113,6 +113,23 @@ def test_lecam_equals_the_formula_with_ema_anchors(one_sided: bool) -> None:
 
 
 @no_trainer
+def test_lecam_default_is_the_authors_relu_form() -> None:
+    """Scores already on the far side of the other anchor add nothing by default (their code's
+    ``relu``); the paper's two-sided form would pull them back."""
+    gan = tiny_gan(hidden=4)
+    real, fake = torch.tensor([-3.0, 5.0]), torch.tensor([4.0, -6.0])  # anchors: 1.0, -1.0
+    default = LeCamRegularization(weight=1.0).discriminator_penalty(
+        gan, d_step(gan, None, None, None, real, fake)
+    )
+    # relu(real - (-1))^2 = [0, 36]; relu(1 - fake)^2 = [0, 49]
+    assert default.item() == pytest.approx((36 + 49) / 2)
+    paper = LeCamRegularization(weight=1.0, one_sided=False).discriminator_penalty(
+        gan, d_step(gan, None, None, None, real, fake)
+    )
+    assert paper.item() == pytest.approx((4 + 36) / 2 + (9 + 49) / 2)
+
+
+@no_trainer
 def test_lecam_warmup_follows_the_means_with_the_penalty_off() -> None:
     """warmup=N (the authors' BigGAN-CIFAR code): no penalty for N steps while the anchors
     follow the current means, then the EMA continues from the last warm-up means."""
