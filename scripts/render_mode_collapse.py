@@ -70,7 +70,9 @@ CONFIGS = {
 
 def best_arm(rows: list[dict], has_target: bool) -> str:
     """The arm that did best: most seeds meeting the target, then the lowest mean KL (with no
-    target: the lowest mean FID among the rows in the first row's feature space)."""
+    target: the lowest mean FID among the rows in the first row's feature space). Only arms
+    run on the most seeds compete: a one-seed probe (a longer budget, a reproduction) is a
+    row to read, not a recommendation."""
 
     def score(arm: str) -> tuple:
         group = [r for r in rows if r["arm"] == arm]
@@ -84,8 +86,11 @@ def best_arm(rows: list[dict], has_target: bool) -> str:
     if not has_target:  # FIDs compare only within one feature space (the first row's)
         space = rows[0].get("fid_features")
         rows = [r for r in rows if r.get("fid_features") == space]
-    arms = list(dict.fromkeys(r["arm"] for r in rows))
-    return min(arms, key=score)
+    seeds = {
+        arm: sum(r["arm"] == arm for r in rows) for arm in dict.fromkeys(r["arm"] for r in rows)
+    }
+    most = max(seeds.values())
+    return min((arm for arm, n in seeds.items() if n == most), key=score)
 
 
 def _best(rows: list[dict], has_target: bool) -> str:
@@ -93,7 +98,7 @@ def _best(rows: list[dict], has_target: bool) -> str:
     group = [r for r in rows if r["arm"] == best]
     rule = "most seeds on target, then lowest mean KL" if has_target else "lowest mean FID"
     hits = f", target met on {sum(bool(meets(r)) for r in group)} of them" if has_target else ""
-    return f"Best arm here ({rule}, {len(group)} seeds{hits}): **{best}**.\n"
+    return f"Best arm here ({rule}, among the arms run on {len(group)} seeds{hits}): **{best}**.\n"
 
 
 def tables(results: Path, datasets: tuple[str, ...] = ORDER) -> str:
