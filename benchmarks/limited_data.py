@@ -321,6 +321,10 @@ def main() -> None:
     print(f"wrote {RESULTS.relative_to(ROOT)} ({len(records)} records) and {FIGURE.name}")
 
 
+#: one colour per arm, in ARMS order; grey is the baselines' in the FID panels, so no arm has it
+PALETTE = ("0.5", "C1", "C2", "C3", "C4", "C5", "C6", "C0", "C8", "C9")
+
+
 def baseline_of(arm: str) -> str:
     """The arm a remedy is compared with: the same discriminator without the remedy."""
     return "none_sn" if arm.endswith("_sn") and arm != "none_sn" else "none"
@@ -340,13 +344,13 @@ def plot(records: list[dict], path: Path) -> None:
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     styles = ("-", "--", ":")
     for ax, arm in zip(axes, arms, strict=False):
-        i = list(ARMS).index(arm)
+        colour = PALETTE[list(ARMS).index(arm) % len(PALETTE)]
         baseline = baseline_of(arm)
         for r in (r for r in records if r["arm"] == baseline):
             ax.plot(*zip(*r["fid_curve"], strict=True), color="0.6", lw=1,
                     ls=styles[r["seed"] % 3])  # fmt: skip
         for r in (r for r in records if r["arm"] == arm):
-            ax.plot(*zip(*r["fid_curve"], strict=True), color=f"C{i}", lw=1.3,
+            ax.plot(*zip(*r["fid_curve"], strict=True), color=colour, lw=1.3,
                     ls=styles[r["seed"] % 3], label=f"seed {r['seed']}")  # fmt: skip
         ax.set(title=f"{arm} (grey: {baseline})", yscale="log", xlabel="batches")
         ax.title.set_fontsize(8)
@@ -360,7 +364,7 @@ def plot(records: list[dict], path: Path) -> None:
                 label = (
                     arm if r["seed"] == min(x["seed"] for x in records if x["arm"] == arm) else None
                 )
-                ax_rt.plot(*zip(*r["rt_curve"], strict=True), color="0.6" if i == 0 else f"C{i}",
+                ax_rt.plot(*zip(*r["rt_curve"], strict=True), color=PALETTE[i % len(PALETTE)],
                            lw=0.7, label=label)  # fmt: skip
     ax_rt.axhline(0.6, color="k", ls=":", lw=0.8)
     ax_rt.set(title="r_t = E[sign D(real)] (dotted: 0.6)", xlabel="batches")
