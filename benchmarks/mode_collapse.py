@@ -240,7 +240,13 @@ _EMA_BATCH512 = Arm(
 DATASETS: dict[str, Dataset] = {
     # the curves show HQ still rising at the study's budget: the recipe also trains twice as long
     "ring": _mixture_dataset(
-        "ring", _RING | {"recipe_2x": _twice(_RING["recipe"]), "pacgan2": _pacgan(2)}
+        "ring",
+        _RING
+        | {
+            "recipe_2x": _twice(_RING["recipe"]),
+            "pacgan2": _pacgan(2),
+            "pacgan2_paper": _pacgan_paper(2, 20_000),
+        },
     ),
     # PacGAN4 with the study's MLP sprays over the square; PacGAN's own 2-D experiments train at
     # lr 1e-4 with a wider D (200 units x 5 maxout pieces): both are arms here. Batch 512 alone
