@@ -39,7 +39,7 @@ def _versus_none(records: list[dict], group: list[dict]) -> str:
     arm = group[0]["arm"]
     if arm == "none":
         return "-"
-    base = "none_sn" if arm.endswith("_sn") and arm != "none_sn" else "none"
+    base = group[0]["baseline"]  # written by benchmarks/limited_data.py
     n = group[0]["n_images"]
     none = {r["seed"]: r for r in records if r["arm"] == base and r["n_images"] == n}
     paired = [r for r in group if r["seed"] in none]
